@@ -1,0 +1,161 @@
+"""A Python Lambda function with everything a production function needs.
+
+One builder, used by every component: its own role holding only the statements its code
+needs (plus writing to its own log group and X-Ray), a managed log group with finite
+retention, JSON logs, active tracing, the Powertools layer, arm64 by default, and error
+and throttle alarms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alarms import metric_alarm
+from components.iam import Statement, policy_document, service_trust_policy
+from components.settings import LAMBDA_RUNTIME, Common
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_DIR = REPO_ROOT / "runtime"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What one function is: its code family, handler, settings and permissions."""
+
+    family: str
+    """Folder under `runtime/` packaged with `runtime/common` (e.g. `validation`)."""
+    handler: str
+    """Dotted handler path inside the archive, e.g. `runtime.validation.handler.validate_batch`."""
+    description: str
+    statements: Sequence[Statement]
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    memory_mb: int = 512
+    timeout_seconds: int = 60
+    reserved_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class PythonFunction:
+    """The resources behind one function, for wiring and for tests."""
+
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    policy: aws.iam.RolePolicy
+    alarms: list[aws.cloudwatch.MetricAlarm]
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return self.function.arn
+
+
+def runtime_archive(family: str) -> pulumi.AssetArchive:
+    """The deployment package: `runtime/__init__.py`, `runtime/common/` and one family.
+
+    Paths are checked here because a missing folder passes silently under Pulumi mocks.
+    """
+    family_dir = RUNTIME_DIR / family
+    for required in (RUNTIME_DIR / "__init__.py", RUNTIME_DIR / "common", family_dir):
+        if not required.exists():
+            raise FileNotFoundError(f"Lambda code for {family!r} needs {required}, which is missing")
+    return pulumi.AssetArchive(
+        {
+            "runtime/__init__.py": pulumi.FileAsset(str(RUNTIME_DIR / "__init__.py")),
+            "runtime/common": pulumi.FileArchive(str(RUNTIME_DIR / "common")),
+            f"runtime/{family}": pulumi.FileArchive(str(family_dir)),
+        }
+    )
+
+
+def build_python_function(
+    name: str, spec: FunctionSpec, common: Common, parent: pulumi.Resource
+) -> PythonFunction:
+    """Create the role, log group, policy, function and alarms for `spec`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        name_prefix=f"/orderflow/lambda/{name}-",
+        retention_in_days=common.log_retention_days,
+        kms_key_id=common.kms_key_arn,
+        opts=child,
+    )
+    role = aws.iam.Role(
+        f"{name}-role",
+        description=f"orderflow function {name}: {spec.description}",
+        assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
+        opts=child,
+    )
+    statements = [
+        *spec.statements,
+        Statement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[pulumi.Output.concat(log_group.arn, ":*")],
+        ),
+        Statement(
+            # X-Ray trace segments have no resource-level permissions: AWS requires "*".
+            sid="WriteTraces",
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            resources=["*"],
+        ),
+    ]
+    policy = aws.iam.RolePolicy(
+        f"{name}-policy", role=role.id, policy=policy_document(statements), opts=child
+    )
+    function = aws.lambda_.Function(
+        name,
+        description=spec.description,
+        role=role.arn,
+        runtime=LAMBDA_RUNTIME,
+        architectures=[common.architecture],
+        handler=spec.handler,
+        code=runtime_archive(spec.family),
+        memory_size=spec.memory_mb,
+        timeout=spec.timeout_seconds,
+        reserved_concurrent_executions=spec.reserved_concurrency,
+        layers=[common.powertools_layer_arn],
+        tracing_config={"mode": "Active"},
+        logging_config={
+            "log_format": "JSON",
+            "log_group": log_group.name,
+            "application_log_level": common.log_level.replace("WARNING", "WARN"),
+            "system_log_level": "WARN",
+        },
+        environment={
+            "variables": {
+                "POWERTOOLS_SERVICE_NAME": name,
+                "POWERTOOLS_METRICS_NAMESPACE": "orderflow",
+                "LOG_LEVEL": common.log_level,
+                **spec.environment,
+            }
+        },
+        kms_key_arn=common.kms_key_arn,
+        # The role's permissions must exist before the first invocation can happen.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+    )
+    alarms = [
+        metric_alarm(
+            f"{name}-{metric.lower()}-alarm",
+            parent=parent,
+            namespace="AWS/Lambda",
+            metric_name=metric,
+            dimensions={"FunctionName": function.name},
+            description=f"orderflow {name}: Lambda {metric} > 0",
+            alarm_actions=common.alarm_actions,
+        )
+        for metric in ("Errors", "Throttles")
+    ]
+    return PythonFunction(function, role, log_group, policy, alarms)
+
+
+def invoke_statement(sid: str, functions: Sequence[PythonFunction]) -> Statement:
+    """Permission to invoke exactly these functions (and their versions/aliases)."""
+    resources: list[pulumi.Input[str]] = []
+    for fn in functions:
+        resources += [fn.arn, pulumi.Output.concat(fn.arn, ":*")]
+    return Statement(sid=sid, actions=["lambda:InvokeFunction"], resources=resources)

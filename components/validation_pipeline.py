@@ -1,0 +1,388 @@
+"""ValidationPipeline: sales files land in S3, every record is stored or dead-lettered.
+
+S3 (EventBridge notifications) → rule (prefix/suffix, retry, DLQ) → Step Functions
+(InspectFile, then a Distributed Map reading the file in batches) → validation Lambda →
+valid records to DynamoDB, invalid ones (verbatim, with a reason) to an SQS
+dead-letter queue. See `components/validation_workflow.py` for why the workflow is shaped
+as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.dead_letter_queue import ServiceSender, build_dead_letter_queue
+from components.iam import Statement, deny_insecure_transport, policy_document, service_trust_policy
+from components.lambda_function import FunctionSpec, build_python_function, invoke_statement
+from components.settings import CommonArgs, resolve_common
+from components.state_machine import build_state_machine, executions_arn
+from components.validation_workflow import validation_definition
+
+DEFAULT_KEY_PREFIX = "incoming/"
+DEFAULT_KEY_SUFFIXES = (".json", ".jsonl")
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_MAX_CONCURRENCY = 10
+NONCURRENT_VERSION_DAYS = 30
+
+
+class ValidationPipelineArgs(CommonArgs, total=False):
+    """Arguments of a ValidationPipeline; every field is optional."""
+
+    bucket_name: pulumi.Input[str]
+    """Bring your own bucket (its encryption, TLS policy, versioning and EventBridge
+    notifications are then yours to keep on); default: a new, locked-down bucket."""
+    table_name: pulumi.Input[str]
+    """Bring your own orders table (partition key `orderId`, string); default: a new one."""
+    key_prefix: str
+    """Only objects under this prefix are processed (default `incoming/`)."""
+    key_suffixes: Sequence[str]
+    """Only objects ending with one of these are processed (default `.json`, `.jsonl`)."""
+    batch_size: int
+    """Records per validation Lambda invocation (default 1000, at most 10,000)."""
+    max_concurrency: int
+    """Batches validated at once per file (default 10); bounds DynamoDB write bursts."""
+    deletion_protection: bool
+    """Deletion protection of the created table (default true)."""
+    force_destroy_bucket: bool
+    """Let `pulumi destroy` delete a created bucket that still holds files (default false)."""
+
+
+class ValidationPipeline(pulumi.ComponentResource):
+    """Validates sales files dropped in S3, storing each record or dead-lettering it."""
+
+    bucket_name: pulumi.Output[str]
+    """Bucket to upload sales files to (under `key_prefix`)."""
+    table_name: pulumi.Output[str]
+    """DynamoDB table holding valid records, keyed by `orderId`."""
+    dead_letter_queue_url: pulumi.Output[str]
+    """Queue of rejected records and files, each with the payload and a reason."""
+    dead_letter_queue_arn: pulumi.Output[str]
+    """ARN of the record dead-letter queue."""
+    delivery_dead_letter_queue_arn: pulumi.Output[str]
+    """Queue of S3 events the rule could not deliver to the workflow."""
+    state_machine_arn: pulumi.Output[str]
+    """The validation workflow."""
+    rule_arn: pulumi.Output[str]
+    """The EventBridge rule matching new files."""
+
+    def __init__(
+        self,
+        name: str,
+        args: ValidationPipelineArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("orderflow:index:ValidationPipeline", name, None, opts)
+        args = args or ValidationPipelineArgs()
+        common = resolve_common(args)
+        key_prefix = args.get("key_prefix", DEFAULT_KEY_PREFIX)
+        suffixes = list(args.get("key_suffixes", DEFAULT_KEY_SUFFIXES))
+        batch_size = args.get("batch_size", DEFAULT_BATCH_SIZE)
+        max_concurrency = args.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
+        _check_args(key_prefix, suffixes, batch_size, max_concurrency)
+        _reject_conflicts(args)
+
+        bucket_name = (
+            pulumi.Output.from_input(args["bucket_name"])
+            if "bucket_name" in args
+            else self._create_bucket(name, args.get("force_destroy_bucket", False), common.kms_key_arn)
+        )
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket_name)
+        objects_arn = pulumi.Output.concat(bucket_arn, "/", key_prefix, "*")
+        table_name, table_arn = (
+            (pulumi.Output.from_input(args["table_name"]), _table_arn(args["table_name"]))
+            if "table_name" in args
+            else self._create_table(name, args.get("deletion_protection", True), common.kms_key_arn)
+        )
+
+        records_dlq = build_dead_letter_queue(
+            f"{name}-dlq", purpose="rejected records and files", common=common, parent=self
+        )
+        kms = _kms_statements(common.kms_key_arn)
+        read_objects = Statement(
+            sid="ReadIncomingFiles",
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[objects_arn],
+        )
+        send_dead_letters = Statement(
+            sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[records_dlq.arn]
+        )
+        inspect = build_python_function(
+            f"{name}-inspect",
+            FunctionSpec(
+                family="validation",
+                handler="runtime.validation.handler.inspect_file",
+                description="classify a sales file before it is read in batches",
+                statements=[read_objects, send_dead_letters, *kms],
+                environment={"DEAD_LETTER_QUEUE_URL": records_dlq.url, "PIPELINE_NAME": name},
+                memory_mb=256,
+                timeout_seconds=30,
+            ),
+            common,
+            self,
+        )
+        validate = build_python_function(
+            f"{name}-validate",
+            FunctionSpec(
+                family="validation",
+                handler="runtime.validation.handler.validate_batch",
+                description="validate a batch of sales records; store or dead-letter each",
+                statements=[
+                    Statement(
+                        sid="WriteOrders", actions=["dynamodb:BatchWriteItem"], resources=[table_arn]
+                    ),
+                    send_dead_letters,
+                    *kms,
+                ],
+                environment={
+                    "TABLE_NAME": table_name,
+                    "DEAD_LETTER_QUEUE_URL": records_dlq.url,
+                    "PIPELINE_NAME": name,
+                },
+                memory_mb=512,
+                timeout_seconds=120,
+            ),
+            common,
+            self,
+        )
+
+        definition = pulumi.Output.all(inspect.arn, validate.arn, records_dlq.url).apply(
+            lambda v: json.dumps(
+                validation_definition(
+                    inspect_arn=v[0],
+                    validate_arn=v[1],
+                    dead_letter_queue_url=v[2],
+                    batch_size=batch_size,
+                    max_concurrency=max_concurrency,
+                ),
+                indent=2,
+            )
+        )
+        workflow = build_state_machine(
+            f"{name}-workflow",
+            definition=definition,
+            workflow_type="STANDARD",  # a Distributed Map needs a Standard parent
+            statements=[
+                invoke_statement("InvokeValidationFunctions", [inspect, validate]),
+                read_objects,
+                send_dead_letters,
+                *kms,
+            ],
+            self_statements=lambda arn: [
+                Statement(sid="StartMapRunChildren", actions=["states:StartExecution"], resources=[arn]),
+                Statement(
+                    sid="TrackMapRunChildren",
+                    actions=["states:DescribeExecution", "states:StopExecution"],
+                    resources=[executions_arn(arn)],
+                ),
+            ],
+            common=common,
+            parent=self,
+        )
+
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rule",
+            description=f"New sales files in {key_prefix} of the {name} bucket",
+            event_pattern=bucket_name.apply(
+                lambda bucket: json.dumps(object_created_pattern(bucket, key_prefix, suffixes))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        delivery_dlq = build_dead_letter_queue(
+            f"{name}-delivery-dlq",
+            purpose="S3 events the rule could not deliver",
+            common=common,
+            parent=self,
+            senders=[ServiceSender("events.amazonaws.com", rule.arn)],
+        )
+        events_role = aws.iam.Role(
+            f"{name}-events-role",
+            description=f"EventBridge may start the {name} workflow, nothing else",
+            assume_role_policy=service_trust_policy("events.amazonaws.com"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        events_policy = aws.iam.RolePolicy(
+            f"{name}-events-policy",
+            role=events_role.id,
+            policy=policy_document(
+                [Statement(sid="StartWorkflow", actions=["states:StartExecution"], resources=[workflow.arn])]
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=rule.name,
+            arn=workflow.arn,
+            role_arn=events_role.arn,
+            retry_policy={"maximum_event_age_in_seconds": 86_400, "maximum_retry_attempts": 185},
+            dead_letter_config={"arn": delivery_dlq.arn},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[events_policy, delivery_dlq.policy]),
+        )
+
+        self.bucket_name = bucket_name
+        self.table_name = table_name
+        self.dead_letter_queue_url = records_dlq.url
+        self.dead_letter_queue_arn = records_dlq.arn
+        self.delivery_dead_letter_queue_arn = delivery_dlq.arn
+        self.state_machine_arn = workflow.arn
+        self.rule_arn = rule.arn
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "table_name": self.table_name,
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+                "dead_letter_queue_arn": self.dead_letter_queue_arn,
+                "delivery_dead_letter_queue_arn": self.delivery_dead_letter_queue_arn,
+                "state_machine_arn": self.state_machine_arn,
+                "rule_arn": self.rule_arn,
+            }
+        )
+
+    def _create_bucket(
+        self, name: str, force_destroy: bool, kms_key_arn: pulumi.Input[str] | None
+    ) -> pulumi.Output[str]:
+        """A private, encrypted, versioned, TLS-only bucket that tells EventBridge of new files."""
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, opts=child)
+        sse: dict[str, Any] = (
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn}
+            if kms_key_arn is not None
+            else {"sse_algorithm": "AES256"}
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-bucket-encryption",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": sse, "bucket_key_enabled": True}],
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-bucket-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-bucket-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-bucket-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-bucket-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-old-versions-and-uploads",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                }
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        aws.s3.BucketNotification(f"{name}-bucket-notification", bucket=bucket.id, eventbridge=True, opts=child)
+        aws.s3.BucketPolicy(
+            f"{name}-bucket-policy",
+            bucket=bucket.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        deny_insecure_transport("s3:*", [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")])
+                    ],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        return bucket.bucket
+
+    def _create_table(
+        self, name: str, deletion_protection: bool, kms_key_arn: pulumi.Input[str] | None
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        sse: dict[str, Any] = {"enabled": True}
+        if kms_key_arn is not None:
+            sse["kms_key_arn"] = kms_key_arn
+        table = aws.dynamodb.Table(
+            f"{name}-orders",
+            hash_key="orderId",
+            attributes=[{"name": "orderId", "type": "S"}],
+            billing_mode="PAY_PER_REQUEST",
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption=sse,
+            deletion_protection_enabled=deletion_protection,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return table.name, table.arn
+
+
+def object_created_pattern(bucket: str, key_prefix: str, suffixes: Sequence[str]) -> dict[str, Any]:
+    """EventBridge pattern for new objects in `bucket` under `key_prefix` with a suffix.
+
+    A wildcard expresses prefix AND suffix on the one key field; `*` inside the user's
+    prefix or suffix is escaped so it matches literally.
+    """
+
+    def escape(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("*", "\\*")
+
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket]},
+            "object": {
+                "key": [{"wildcard": f"{escape(key_prefix)}*{escape(s)}"} for s in suffixes]
+            },
+        },
+    }
+
+
+def _check_args(prefix: str, suffixes: Sequence[str], batch_size: int, max_concurrency: int) -> None:
+    if not suffixes or any(not s for s in suffixes):
+        raise ValueError("key_suffixes must name at least one non-empty suffix, e.g. ['.json']")
+    if prefix.startswith("/"):
+        raise ValueError(f"key_prefix {prefix!r} must not start with '/': S3 keys have no leading slash")
+    if not 1 <= batch_size <= 10_000:
+        raise ValueError(f"batch_size must be between 1 and 10,000, not {batch_size}")
+    if not 1 <= max_concurrency <= 10_000:
+        raise ValueError(f"max_concurrency must be between 1 and 10,000, not {max_concurrency}")
+
+
+def _reject_conflicts(args: ValidationPipelineArgs) -> None:
+    """Settings that only apply to a created resource make no sense with a brought one."""
+    conflicts = [("bucket_name", "force_destroy_bucket"), ("table_name", "deletion_protection")]
+    for brought, setting in conflicts:
+        if brought in args and setting in args:
+            raise ValueError(
+                f"{setting} applies only to a resource the component creates; "
+                f"it conflicts with {brought} (a brought resource keeps its own settings)"
+            )
+
+
+def _table_arn(table_name: pulumi.Input[str]) -> pulumi.Output[str]:
+    """ARN of a brought table, looked up so the policy names exactly that table."""
+    return aws.dynamodb.get_table_output(name=table_name).arn
+
+
+def _kms_statements(kms_key_arn: pulumi.Input[str] | None) -> list[Statement]:
+    if kms_key_arn is None:
+        return []
+    return [
+        Statement(
+            sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[kms_key_arn]
+        )
+    ]

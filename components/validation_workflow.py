@@ -1,0 +1,230 @@
+"""The ValidationPipeline's Amazon States Language definition, as plain data.
+
+Why this shape: the seed's inline Map puts every record in the execution payload (256 KiB
+limit) and invokes Lambda once per record. Here a Distributed Map reads the file straight
+from S3 with an ItemReader and hands the validation Lambda up to `batch_size` records
+per invocation, in Express child workflows, so a file of 2 or 2,000,000 records costs a
+handful of state transitions plus one Lambda call per batch.
+
+The file's shape is decided first by the `InspectFile` Lambda (a ranged read of the
+first bytes), because one ItemReader configuration cannot read a bare array, the seed's
+`{"orders": [...]}` object and JSON Lines alike. Reading the nested array uses
+`ReaderConfig.ItemsPointer` (assumed, not verified against AWS here: if AWS refuses it,
+the Map fails, is caught, and the whole file is dead-lettered with the reason: nothing
+is lost silently).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+SQS_SEND = "arn:aws:states:::sqs:sendMessage"
+S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
+MAX_BATCH_BYTES = 262_144  # Step Functions' payload limit per child execution
+
+TRANSIENT_LAMBDA_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+# The reader configuration per file format that InspectFile can report.
+READERS: dict[str, dict[str, str]] = {
+    "json_array": {"InputType": "JSON"},
+    "orders_object": {"InputType": "JSON", "ItemsPointer": "/orders"},
+    "jsonl": {"InputType": "JSONL"},
+}
+
+
+def _lambda_retry(max_attempts: int) -> list[dict[str, Any]]:
+    """Transient Lambda faults, then the function's own errors, with jittered backoff."""
+    return [
+        {
+            "ErrorEquals": TRANSIENT_LAMBDA_ERRORS,
+            "IntervalSeconds": 1,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+            "MaxDelaySeconds": 30,
+            "JitterStrategy": "FULL",
+        },
+        {
+            "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": max_attempts,
+            "BackoffRate": 2.0,
+            "MaxDelaySeconds": 60,
+            "JitterStrategy": "FULL",
+        },
+    ]
+
+
+def _file_dead_letter(queue_url: str, reason: str, id_path: str, source: dict[str, Any]) -> dict[str, Any]:
+    """An SQS task that dead-letters a whole file (or event) with the error as the reason."""
+    return {
+        "Type": "Task",
+        "Resource": SQS_SEND,
+        "Parameters": {
+            "QueueUrl": queue_url,
+            "MessageBody": {
+                "id.$": id_path,
+                "pipeline": "validation",
+                "reason": reason,
+                "message.$": "$.error.Cause",
+                "error.$": "$.error.Error",
+                "source": source,
+                "record": None,
+                "timestamp.$": "$$.State.EnteredTime",
+            },
+            "MessageAttributes": {
+                "reason": {"DataType": "String", "StringValue": reason},
+                "pipeline": {"DataType": "String", "StringValue": "validation"},
+            },
+        },
+        "Retry": [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "IntervalSeconds": 1,
+                "MaxAttempts": 5,
+                "BackoffRate": 2.0,
+                "JitterStrategy": "FULL",
+            }
+        ],
+        "ResultPath": None,
+    }
+
+
+def _map_state(
+    file_format: str,
+    validate_arn: str,
+    batch_size: int,
+    max_concurrency: int,
+    child_type: str,
+    max_attempts: int,
+) -> dict[str, Any]:
+    return {
+        "Type": "Map",
+        "Comment": f"Validate a {file_format} file in batches of up to {batch_size} records",
+        "ItemReader": {
+            "Resource": S3_GET_OBJECT,
+            "ReaderConfig": READERS[file_format],
+            "Parameters": {
+                "Bucket.$": "$.file.bucket",
+                "Key.$": "$.file.key",
+                "VersionId.$": "$.file.readVersionId",
+            },
+        },
+        "ItemSelector": {"index.$": "$$.Map.Item.Index", "value.$": "$$.Map.Item.Value"},
+        "ItemBatcher": {
+            "MaxItemsPerBatch": batch_size,
+            "MaxInputBytesPerBatch": MAX_BATCH_BYTES,
+            "BatchInput": {
+                "bucket.$": "$.file.bucket",
+                "key.$": "$.file.key",
+                "versionId.$": "$.file.versionId",
+                "ingestedAt.$": "$.file.ingestedAt",
+                "format.$": "$.file.format",
+            },
+        },
+        "MaxConcurrency": max_concurrency,
+        "ToleratedFailurePercentage": 0,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": child_type},
+            "StartAt": "ValidateBatch",
+            "States": {
+                "ValidateBatch": {
+                    "Type": "Task",
+                    "Resource": LAMBDA_INVOKE,
+                    "Parameters": {"FunctionName": validate_arn, "Payload.$": "$"},
+                    "OutputPath": "$.Payload",
+                    "Retry": _lambda_retry(max_attempts),
+                    "End": True,
+                }
+            },
+        },
+        "ResultPath": None,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetterFile"}],
+        "Next": "FileValidated",
+    }
+
+
+def validation_definition(
+    *,
+    inspect_arn: str,
+    validate_arn: str,
+    dead_letter_queue_url: str,
+    batch_size: int,
+    max_concurrency: int,
+    child_type: str = "EXPRESS",
+    max_attempts: int = 3,
+) -> dict[str, Any]:
+    """Build the workflow definition for resolved ARNs/URLs (call inside `Output.apply`)."""
+    map_states = {
+        f"Validate_{fmt}": _map_state(
+            fmt, validate_arn, batch_size, max_concurrency, child_type, max_attempts
+        )
+        for fmt in READERS
+    }
+    file_source = {
+        "bucket.$": "$.file.bucket",
+        "key.$": "$.file.key",
+        "versionId.$": "$.file.versionId",
+    }
+    return {
+        "Comment": "orderflow ValidationPipeline: validate a sales file, store or dead-letter each record",
+        "StartAt": "InspectFile",
+        "States": {
+            "InspectFile": {
+                "Type": "Task",
+                "Resource": LAMBDA_INVOKE,
+                "Parameters": {"FunctionName": inspect_arn, "Payload.$": "$"},
+                "ResultSelector": {"file.$": "$.Payload"},
+                "ResultPath": "$",
+                "Retry": _lambda_retry(max_attempts),
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetterEvent"}
+                ],
+                "Next": "RouteByFormat",
+            },
+            "RouteByFormat": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.file.format", "StringEquals": fmt, "Next": f"Validate_{fmt}"}
+                    for fmt in READERS
+                ],
+                "Default": "FileRejected",
+            },
+            "FileRejected": {
+                "Type": "Succeed",
+                "Comment": "InspectFile already dead-lettered the file with its reason",
+            },
+            **map_states,
+            "FileValidated": {"Type": "Succeed"},
+            "DeadLetterFile": {
+                **_file_dead_letter(
+                    dead_letter_queue_url, "file_unreadable", "$.file.fileDeadLetterId", file_source
+                ),
+                "Next": "FileFailed",
+            },
+            "FileFailed": {
+                "Type": "Fail",
+                "Error": "FileUnreadable",
+                "Cause": "The file could not be read to the end; it was dead-lettered whole",
+            },
+            "DeadLetterEvent": {
+                **_file_dead_letter(
+                    dead_letter_queue_url,
+                    "inspect_failed",
+                    "$$.Execution.Name",
+                    {"event.$": "$$.Execution.Input"},
+                ),
+                "Next": "InspectFailed",
+            },
+            "InspectFailed": {
+                "Type": "Fail",
+                "Error": "InspectFailed",
+                "Cause": "The file could not be inspected; the triggering event was dead-lettered",
+            },
+        },
+    }
