@@ -111,7 +111,9 @@ def _alarm_topic_key(name: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
                 {
                     "Sid": "AccountAdministers",
                     "Effect": "Allow",
-                    "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+                    "Principal": {
+                        "AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")
+                    },
                     "Action": "kms:*",
                     "Resource": "*",
                 },

@@ -91,4 +91,4 @@ def build_dead_letter_queue(
 
 
 def _camel(service: str) -> str:
-    return "".join(part.capitalize() for part in service.split(".")[0].split("-"))
+    return "".join(part.capitalize() for part in service.split(".", maxsplit=1)[0].split("-"))

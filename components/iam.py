@@ -58,9 +58,7 @@ def service_trust_policy(service: str, source_account: pulumi.Input[str] | None 
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def deny_insecure_transport(
-    actions: str, resources: Sequence[pulumi.Input[str]]
-) -> dict[str, Any]:
+def deny_insecure_transport(actions: str, resources: Sequence[pulumi.Input[str]]) -> dict[str, Any]:
     """The TLS-only statement for resource policies (S3 bucket, SQS queue, SNS topic)."""
     return {
         "Sid": "DenyInsecureTransport",

@@ -62,7 +62,9 @@ def runtime_archive(family: str) -> pulumi.AssetArchive:
     family_dir = RUNTIME_DIR / family
     for required in (RUNTIME_DIR / "__init__.py", RUNTIME_DIR / "common", family_dir):
         if not required.exists():
-            raise FileNotFoundError(f"Lambda code for {family!r} needs {required}, which is missing")
+            raise FileNotFoundError(
+                f"Lambda code for {family!r} needs {required}, which is missing"
+            )
     return pulumi.AssetArchive(
         {
             "runtime/__init__.py": pulumi.FileAsset(str(RUNTIME_DIR / "__init__.py")),

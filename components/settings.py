@@ -19,8 +19,30 @@ POWERTOOLS_SSM_PARAMETER = "/aws/service/powertools/python/{arch}/{runtime}/late
 
 # CloudWatch Logs accepts only these retention values.
 VALID_RETENTION_DAYS = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-     2557, 2922, 3288, 3653}
+    {
+        1,
+        3,
+        5,
+        7,
+        14,
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        365,
+        400,
+        545,
+        731,
+        1096,
+        1827,
+        2192,
+        2557,
+        2922,
+        3288,
+        3653,
+    }
 )
 
 

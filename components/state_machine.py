@@ -34,11 +34,17 @@ class StateMachineBundle:
         return self.state_machine.arn
 
 
-def executions_arn(state_machine_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    """`arn:…:execution:<name>*`: every execution (and map-run child) of the machine."""
-    return pulumi.Output.from_input(state_machine_arn).apply(
-        lambda arn: arn.replace(":stateMachine:", ":execution:") + "*"
-    )
+def map_run_child_arns(state_machine_arn: pulumi.Input[str]) -> list[pulumi.Output[str]]:
+    """ARNs of the child executions a Distributed Map of this machine starts.
+
+    Children are named `<machine>/<map run label>:…`, as Standard executions or as Express
+    ones, so both forms are listed; nothing outside this machine's map runs matches.
+    """
+    arn = pulumi.Output.from_input(state_machine_arn)
+    return [
+        arn.apply(lambda a: a.replace(":stateMachine:", ":execution:") + "/*"),
+        arn.apply(lambda a: a.replace(":stateMachine:", ":express:") + "/*"),
+    ]
 
 
 def build_state_machine(

@@ -20,7 +20,7 @@ from components.dead_letter_queue import ServiceSender, build_dead_letter_queue
 from components.iam import Statement, deny_insecure_transport, policy_document, service_trust_policy
 from components.lambda_function import FunctionSpec, build_python_function, invoke_statement
 from components.settings import CommonArgs, resolve_common
-from components.state_machine import build_state_machine, executions_arn
+from components.state_machine import build_state_machine, map_run_child_arns
 from components.validation_workflow import validation_definition
 
 DEFAULT_KEY_PREFIX = "incoming/"
@@ -89,7 +89,9 @@ class ValidationPipeline(pulumi.ComponentResource):
         bucket_name = (
             pulumi.Output.from_input(args["bucket_name"])
             if "bucket_name" in args
-            else self._create_bucket(name, args.get("force_destroy_bucket", False), common.kms_key_arn)
+            else self._create_bucket(
+                name, args.get("force_destroy_bucket", False), common.kms_key_arn
+            )
         )
         bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket_name)
         objects_arn = pulumi.Output.concat(bucket_arn, "/", key_prefix, "*")
@@ -133,7 +135,9 @@ class ValidationPipeline(pulumi.ComponentResource):
                 description="validate a batch of sales records; store or dead-letter each",
                 statements=[
                     Statement(
-                        sid="WriteOrders", actions=["dynamodb:BatchWriteItem"], resources=[table_arn]
+                        sid="WriteOrders",
+                        actions=["dynamodb:BatchWriteItem"],
+                        resources=[table_arn],
                     ),
                     send_dead_letters,
                     *kms,
@@ -173,11 +177,13 @@ class ValidationPipeline(pulumi.ComponentResource):
                 *kms,
             ],
             self_statements=lambda arn: [
-                Statement(sid="StartMapRunChildren", actions=["states:StartExecution"], resources=[arn]),
+                Statement(
+                    sid="StartMapRunChildren", actions=["states:StartExecution"], resources=[arn]
+                ),
                 Statement(
                     sid="TrackMapRunChildren",
                     actions=["states:DescribeExecution", "states:StopExecution"],
-                    resources=[executions_arn(arn)],
+                    resources=map_run_child_arns(arn),
                 ),
             ],
             common=common,
@@ -209,7 +215,13 @@ class ValidationPipeline(pulumi.ComponentResource):
             f"{name}-events-policy",
             role=events_role.id,
             policy=policy_document(
-                [Statement(sid="StartWorkflow", actions=["states:StartExecution"], resources=[workflow.arn])]
+                [
+                    Statement(
+                        sid="StartWorkflow",
+                        actions=["states:StartExecution"],
+                        resources=[workflow.arn],
+                    )
+                ]
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -220,7 +232,9 @@ class ValidationPipeline(pulumi.ComponentResource):
             role_arn=events_role.arn,
             retry_policy={"maximum_event_age_in_seconds": 86_400, "maximum_retry_attempts": 185},
             dead_letter_config={"arn": delivery_dlq.arn},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[events_policy, delivery_dlq.policy]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[events_policy, delivery_dlq.policy]
+            ),
         )
 
         self.bucket_name = bucket_name
@@ -248,15 +262,18 @@ class ValidationPipeline(pulumi.ComponentResource):
         """A private, encrypted, versioned, TLS-only bucket that tells EventBridge of new files."""
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, opts=child)
-        sse: dict[str, Any] = (
-            {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn}
-            if kms_key_arn is not None
-            else {"sse_algorithm": "AES256"}
-        )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-bucket-encryption",
             bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": sse, "bucket_key_enabled": True}],
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms" if kms_key_arn is not None else "AES256",
+                        kms_master_key_id=kms_key_arn,
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
             opts=child,
         )
         public_access = aws.s3.BucketPublicAccessBlock(
@@ -294,7 +311,9 @@ class ValidationPipeline(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
-        aws.s3.BucketNotification(f"{name}-bucket-notification", bucket=bucket.id, eventbridge=True, opts=child)
+        aws.s3.BucketNotification(
+            f"{name}-bucket-notification", bucket=bucket.id, eventbridge=True, opts=child
+        )
         aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=bucket.id,
@@ -302,7 +321,9 @@ class ValidationPipeline(pulumi.ComponentResource):
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        deny_insecure_transport("s3:*", [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")])
+                        deny_insecure_transport(
+                            "s3:*", [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")]
+                        )
                     ],
                 }
             ),
@@ -313,16 +334,15 @@ class ValidationPipeline(pulumi.ComponentResource):
     def _create_table(
         self, name: str, deletion_protection: bool, kms_key_arn: pulumi.Input[str] | None
     ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        sse: dict[str, Any] = {"enabled": True}
-        if kms_key_arn is not None:
-            sse["kms_key_arn"] = kms_key_arn
         table = aws.dynamodb.Table(
             f"{name}-orders",
             hash_key="orderId",
             attributes=[{"name": "orderId", "type": "S"}],
             billing_mode="PAY_PER_REQUEST",
             point_in_time_recovery={"enabled": True},
-            server_side_encryption=sse,
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=kms_key_arn
+            ),
             deletion_protection_enabled=deletion_protection,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -351,11 +371,15 @@ def object_created_pattern(bucket: str, key_prefix: str, suffixes: Sequence[str]
     }
 
 
-def _check_args(prefix: str, suffixes: Sequence[str], batch_size: int, max_concurrency: int) -> None:
+def _check_args(
+    prefix: str, suffixes: Sequence[str], batch_size: int, max_concurrency: int
+) -> None:
     if not suffixes or any(not s for s in suffixes):
         raise ValueError("key_suffixes must name at least one non-empty suffix, e.g. ['.json']")
     if prefix.startswith("/"):
-        raise ValueError(f"key_prefix {prefix!r} must not start with '/': S3 keys have no leading slash")
+        raise ValueError(
+            f"key_prefix {prefix!r} must not start with '/': S3 keys have no leading slash"
+        )
     if not 1 <= batch_size <= 10_000:
         raise ValueError(f"batch_size must be between 1 and 10,000, not {batch_size}")
     if not 1 <= max_concurrency <= 10_000:
@@ -383,6 +407,8 @@ def _kms_statements(kms_key_arn: pulumi.Input[str] | None) -> list[Statement]:
         return []
     return [
         Statement(
-            sid="UseDataKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[kms_key_arn]
+            sid="UseDataKey",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[kms_key_arn],
         )
     ]

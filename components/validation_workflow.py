@@ -60,7 +60,9 @@ def _lambda_retry(max_attempts: int) -> list[dict[str, Any]]:
     ]
 
 
-def _file_dead_letter(queue_url: str, reason: str, id_path: str, source: dict[str, Any]) -> dict[str, Any]:
+def _file_dead_letter(
+    queue_url: str, reason: str, id_path: str, source: dict[str, Any]
+) -> dict[str, Any]:
     """An SQS task that dead-letters a whole file (or event) with the error as the reason."""
     return {
         "Type": "Task",
@@ -97,6 +99,7 @@ def _file_dead_letter(queue_url: str, reason: str, id_path: str, source: dict[st
 
 def _map_state(
     file_format: str,
+    *,
     validate_arn: str,
     batch_size: int,
     max_concurrency: int,
@@ -131,9 +134,10 @@ def _map_state(
         "ToleratedFailurePercentage": 0,
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": child_type},
-            "StartAt": "ValidateBatch",
+            # State names are unique across the whole machine, nested ones included.
+            "StartAt": f"ValidateBatch_{file_format}",
             "States": {
-                "ValidateBatch": {
+                f"ValidateBatch_{file_format}": {
                     "Type": "Task",
                     "Resource": LAMBDA_INVOKE,
                     "Parameters": {"FunctionName": validate_arn, "Payload.$": "$"},
@@ -144,7 +148,9 @@ def _map_state(
             },
         },
         "ResultPath": None,
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetterFile"}],
+        "Catch": [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetterFile"}
+        ],
         "Next": "FileValidated",
     }
 
@@ -162,7 +168,12 @@ def validation_definition(
     """Build the workflow definition for resolved ARNs/URLs (call inside `Output.apply`)."""
     map_states = {
         f"Validate_{fmt}": _map_state(
-            fmt, validate_arn, batch_size, max_concurrency, child_type, max_attempts
+            fmt,
+            validate_arn=validate_arn,
+            batch_size=batch_size,
+            max_concurrency=max_concurrency,
+            child_type=child_type,
+            max_attempts=max_attempts,
         )
         for fmt in READERS
     }
@@ -172,7 +183,7 @@ def validation_definition(
         "versionId.$": "$.file.versionId",
     }
     return {
-        "Comment": "orderflow ValidationPipeline: validate a sales file, store or dead-letter each record",
+        "Comment": "orderflow ValidationPipeline: store or dead-letter every record of a file",
         "StartAt": "InspectFile",
         "States": {
             "InspectFile": {
@@ -183,7 +194,11 @@ def validation_definition(
                 "ResultPath": "$",
                 "Retry": _lambda_retry(max_attempts),
                 "Catch": [
-                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetterEvent"}
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "ResultPath": "$.error",
+                        "Next": "DeadLetterEvent",
+                    }
                 ],
                 "Next": "RouteByFormat",
             },

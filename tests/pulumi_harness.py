@@ -70,7 +70,9 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[s
         case "aws:iam/role:Role":
             state.update(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}")
         case "aws:sfn/stateMachine:StateMachine":
-            state.update(name=physical, arn=arn_prefix.format("states") + f"stateMachine:{physical}")
+            state.update(
+                name=physical, arn=arn_prefix.format("states") + f"stateMachine:{physical}"
+            )
         case "aws:cloudwatch/eventRule:EventRule":
             state.update(name=physical, arn=arn_prefix.format("events") + f"rule/{physical}")
         case "aws:cloudwatch/logGroup:LogGroup":
@@ -84,7 +86,7 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[s
             state.update(keyId=key_id, arn=arn_prefix.format("kms") + f"key/{key_id}")
             ident = key_id
         case _:
-            service = typ.split(":")[1].split("/")[0]
+            service = typ.split(":")[1].split("/", maxsplit=1)[0]
             state.setdefault("arn", arn_prefix.format(service) + f"{name}/{physical}")
     return ident, state
 
@@ -103,7 +105,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "test"}, []
+            return {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
+                "userId": "test",
+            }, []
         if token == "aws:index/getRegion:getRegion":
             return {"name": REGION, "region": REGION}, []
         if token == "aws:index/getPartition:getPartition":
@@ -115,7 +121,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 f"arn:aws:lambda:{REGION}:017000801446:layer:"
                 f"AWSLambdaPowertoolsPythonV3-python313-{arch}:7"
             )
-            return {"name": name, "value": value, "type": "String", "arn": f"arn:aws:ssm:::{name}"}, []
+            return {
+                "name": name,
+                "value": value,
+                "type": "String",
+                "arn": f"arn:aws:ssm:::{name}",
+            }, []
         if token == "aws:dynamodb/getTable:getTable":
             name = args.args["name"]
             return {"name": name, "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}, []
@@ -130,8 +141,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorder = mocks
         self.lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             with self.lock:
                 record = next(
@@ -161,7 +172,9 @@ class Stack:
         found = [r for r in self.resources if r.type == typ and r.name == name]
         if len(found) != 1:
             names = sorted(r.name for r in self.of_type(typ))
-            raise AssertionError(f"expected one {typ} named {name!r}, found {len(found)}; have {names}")
+            raise AssertionError(
+                f"expected one {typ} named {name!r}, found {len(found)}; have {names}"
+            )
         return found[0]
 
     def by_urn(self, urn: str) -> Recorded:
@@ -192,7 +205,7 @@ class PulumiHarness:
         pulumi.runtime.set_all_config(
             {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
         )
-        pulumi.runtime.test(lambda: _none(program()))()
+        pulumi.runtime.test(lambda: _none(program()))()  # type: ignore[no-untyped-call]
         return Stack(self.mocks.resources)
 
     def run_stack_program(self, root: Path, stack: str = "dev") -> Stack:

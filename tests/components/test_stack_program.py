@@ -1,0 +1,94 @@
+"""`__main__.py` with the dev stack's settings under mocks: the offline `pulumi preview`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from policy_checks import assert_least_privilege
+from pulumi_harness import PulumiHarness, Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dev_stack(pulumi_harness: PulumiHarness) -> Stack:
+    return pulumi_harness.run_stack_program(ROOT, "dev")
+
+
+def dev_settings() -> dict[str, object]:
+    config: dict[str, object] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    return config
+
+
+def test_dev_stack_builds_every_existing_pipeline_and_the_alarm_topic(dev_stack: Stack) -> None:
+    components = {(r.type, r.name) for r in dev_stack if r.type.startswith("orderflow:")}
+    assert components == {
+        ("orderflow:index:AlarmTopic", "alarms"),
+        ("orderflow:index:ValidationPipeline", "validation"),
+    }
+    assert len([r for r in dev_stack if r.type.startswith("aws:")]) > 40
+
+
+def test_dev_stack_applies_its_settings(dev_stack: Stack) -> None:
+    settings = dev_settings()
+    for log_group in dev_stack.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert log_group.inputs["retentionInDays"] == settings["orderflow:logRetentionDays"]
+    table = dev_stack.one("aws:dynamodb/table:Table", "validation-orders")
+    assert table.inputs["deletionProtectionEnabled"] is False
+    assert dev_stack.one("aws:s3/bucket:Bucket", "validation-bucket").inputs["forceDestroy"] is True
+    # An empty layer setting means: resolve the latest public layer from SSM.
+    layers = {tuple(f.inputs["layers"]) for f in dev_stack.of_type("aws:lambda/function:Function")}
+    assert layers == {
+        (
+            "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7",
+        )
+    }
+
+
+def test_every_alarm_notifies_the_stack_topic(dev_stack: Stack) -> None:
+    topic_arn = dev_stack.output_of("aws:sns/topic:Topic", "alarms-topic", "arn")
+    alarms = dev_stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) >= 9
+    assert all(alarm.inputs["alarmActions"] == [topic_arn] for alarm in alarms)
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev_stack: Stack) -> None:
+    key = dev_stack.one("aws:kms/key:Key", "alarms-key")
+    assert key.inputs["enableKeyRotation"] is True
+    topic = dev_stack.one("aws:sns/topic:Topic", "alarms-topic")
+    assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
+    grants = key.policy()["Statement"]
+    cloudwatch = [s for s in grants if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch
+    assert cloudwatch[0]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    policy = dev_stack.one("aws:sns/topicPolicy:TopicPolicy", "alarms-policy").policy()
+    assert {s["Sid"] for s in policy["Statement"]} == {
+        "AllowCloudWatchAlarms",
+        "DenyInsecureTransport",
+    }
+    # No email address in the dev settings: no subscription waiting for confirmation.
+    assert not dev_stack.of_type("aws:sns/topicSubscription:TopicSubscription")
+
+
+def test_every_role_policy_in_the_stack_is_least_privilege(dev_stack: Stack) -> None:
+    policies = dev_stack.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert sum(assert_least_privilege(p) for p in policies) >= 15
+
+
+def test_every_setting_in_the_dev_stack_is_read_by_the_program() -> None:
+    program = (ROOT / "__main__.py").read_text()
+    keys = [k.split(":", 1)[1] for k in dev_settings() if k.startswith("orderflow:")]
+    assert keys
+    for key in keys:
+        assert re.search(rf'"{re.escape(key)}"', program), f"orderflow:{key} is set but never read"
+
+
+def test_unknown_pipeline_settings_are_rejected(pulumi_harness: PulumiHarness) -> None:
+    settings = dev_settings() | {"orderflow:validation": {"keyPrefx": "typo/"}}
+    with pytest.raises(ValueError, match="keyPrefx"):
+        pulumi_harness.run(
+            lambda: __import__("runpy").run_path(str(ROOT / "__main__.py")), settings
+        )
