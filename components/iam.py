@@ -68,3 +68,16 @@ def deny_insecure_transport(actions: str, resources: Sequence[pulumi.Input[str]]
         "Resource": list(resources),
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def kms_statements(kms_key_arn: pulumi.Input[str] | None) -> list[Statement]:
+    """Use of the stack's customer managed key, when there is one (AWS managed: nothing)."""
+    if kms_key_arn is None:
+        return []
+    return [
+        Statement(
+            sid="UseDataKey",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[kms_key_arn],
+        )
+    ]

@@ -17,10 +17,17 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dead_letter_queue import ServiceSender, build_dead_letter_queue
-from components.iam import Statement, deny_insecure_transport, policy_document, service_trust_policy
+from components.iam import (
+    Statement,
+    deny_insecure_transport,
+    kms_statements,
+    policy_document,
+    service_trust_policy,
+)
 from components.lambda_function import FunctionSpec, build_python_function, invoke_statement
 from components.settings import CommonArgs, resolve_common
 from components.state_machine import build_state_machine, map_run_child_arns
+from components.table import TableSpec, build_table
 from components.validation_workflow import validation_definition
 
 DEFAULT_KEY_PREFIX = "incoming/"
@@ -98,13 +105,23 @@ class ValidationPipeline(pulumi.ComponentResource):
         table_name, table_arn = (
             (pulumi.Output.from_input(args["table_name"]), _table_arn(args["table_name"]))
             if "table_name" in args
-            else self._create_table(name, args.get("deletion_protection", True), common.kms_key_arn)
+            else _created(
+                build_table(
+                    f"{name}-orders",
+                    TableSpec(
+                        hash_key="orderId",
+                        deletion_protection=args.get("deletion_protection", True),
+                    ),
+                    common,
+                    self,
+                )
+            )
         )
 
         records_dlq = build_dead_letter_queue(
             f"{name}-dlq", purpose="rejected records and files", common=common, parent=self
         )
-        kms = _kms_statements(common.kms_key_arn)
+        kms = kms_statements(common.kms_key_arn)
         read_objects = Statement(
             sid="ReadIncomingFiles",
             actions=["s3:GetObject", "s3:GetObjectVersion"],
@@ -331,23 +348,6 @@ class ValidationPipeline(pulumi.ComponentResource):
         )
         return bucket.bucket
 
-    def _create_table(
-        self, name: str, deletion_protection: bool, kms_key_arn: pulumi.Input[str] | None
-    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        table = aws.dynamodb.Table(
-            f"{name}-orders",
-            hash_key="orderId",
-            attributes=[{"name": "orderId", "type": "S"}],
-            billing_mode="PAY_PER_REQUEST",
-            point_in_time_recovery={"enabled": True},
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
-                enabled=True, kms_key_arn=kms_key_arn
-            ),
-            deletion_protection_enabled=deletion_protection,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return table.name, table.arn
-
 
 def object_created_pattern(bucket: str, key_prefix: str, suffixes: Sequence[str]) -> dict[str, Any]:
     """EventBridge pattern for new objects in `bucket` under `key_prefix` with a suffix.
@@ -397,18 +397,10 @@ def _reject_conflicts(args: ValidationPipelineArgs) -> None:
             )
 
 
+def _created(table: aws.dynamodb.Table) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    return table.name, table.arn
+
+
 def _table_arn(table_name: pulumi.Input[str]) -> pulumi.Output[str]:
     """ARN of a brought table, looked up so the policy names exactly that table."""
     return aws.dynamodb.get_table_output(name=table_name).arn
-
-
-def _kms_statements(kms_key_arn: pulumi.Input[str] | None) -> list[Statement]:
-    if kms_key_arn is None:
-        return []
-    return [
-        Statement(
-            sid="UseDataKey",
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=[kms_key_arn],
-        )
-    ]
