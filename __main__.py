@@ -45,7 +45,9 @@ def validation_args(common: CommonArgs, settings: dict[str, Any]) -> ValidationP
     }
     unknown = set(settings) - set(names)
     if unknown:
-        raise ValueError(f"orderflow:validation has unknown settings {sorted(unknown)}; known: {sorted(names)}")
+        raise ValueError(
+            f"orderflow:validation has unknown settings {sorted(unknown)}; known: {sorted(names)}"
+        )
     for key, value in settings.items():
         args[names[key]] = value  # type: ignore[literal-required]
     return args
