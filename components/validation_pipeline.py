@@ -16,10 +16,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.bucket import BucketSpec, build_private_bucket
 from components.dead_letter_queue import ServiceSender, build_dead_letter_queue
 from components.iam import (
     Statement,
-    deny_insecure_transport,
     kms_statements,
     policy_document,
     service_trust_policy,
@@ -83,7 +83,7 @@ class ValidationPipeline(pulumi.ComponentResource):
         args: ValidationPipelineArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("orderflow:index:ValidationPipeline", name, None, opts)
+        # Arguments are checked before anything is registered: a rejected call leaves no trace.
         args = args or ValidationPipelineArgs()
         common = resolve_common(args)
         key_prefix = args.get("key_prefix", DEFAULT_KEY_PREFIX)
@@ -92,13 +92,20 @@ class ValidationPipeline(pulumi.ComponentResource):
         max_concurrency = args.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
         _check_args(key_prefix, suffixes, batch_size, max_concurrency)
         _reject_conflicts(args)
+        super().__init__("orderflow:index:ValidationPipeline", name, None, opts)
 
         bucket_name = (
             pulumi.Output.from_input(args["bucket_name"])
             if "bucket_name" in args
-            else self._create_bucket(
-                name, args.get("force_destroy_bucket", False), common.kms_key_arn
-            )
+            else build_private_bucket(
+                f"{name}-bucket",
+                BucketSpec(
+                    force_destroy=args.get("force_destroy_bucket", False),
+                    eventbridge_notifications=True,
+                ),
+                common,
+                self,
+            ).bucket
         )
         bucket_arn = pulumi.Output.concat("arn:aws:s3:::", bucket_name)
         objects_arn = pulumi.Output.concat(bucket_arn, "/", key_prefix, "*")
@@ -272,81 +279,6 @@ class ValidationPipeline(pulumi.ComponentResource):
                 "rule_arn": self.rule_arn,
             }
         )
-
-    def _create_bucket(
-        self, name: str, force_destroy: bool, kms_key_arn: pulumi.Input[str] | None
-    ) -> pulumi.Output[str]:
-        """A private, encrypted, versioned, TLS-only bucket that tells EventBridge of new files."""
-        child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=force_destroy, opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-bucket-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms" if kms_key_arn is not None else "AES256",
-                        kms_master_key_id=kms_key_arn,
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-bucket-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-bucket-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-bucket-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-bucket-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-old-versions-and-uploads",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        aws.s3.BucketNotification(
-            f"{name}-bucket-notification", bucket=bucket.id, eventbridge=True, opts=child
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-bucket-policy",
-            bucket=bucket.id,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        deny_insecure_transport(
-                            "s3:*", [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")]
-                        )
-                    ],
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
-        return bucket.bucket
 
 
 def object_created_pattern(bucket: str, key_prefix: str, suffixes: Sequence[str]) -> dict[str, Any]:

@@ -549,7 +549,16 @@ def test_custom_prefix_suffixes_and_batching_flow_into_rule_and_workflow(
     ],
 )
 def test_invalid_or_conflicting_arguments_are_rejected_clearly(
-    args: dict[str, Any], message: str
+    pulumi_harness: PulumiHarness, args: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
-        ValidationPipeline("bad", {"powertools_layer_arn": LAYER, **args})  # type: ignore[arg-type]
+    """Rejected before anything is registered: a failed call leaves no half-built stack."""
+    raised: list[ValueError] = []
+
+    def program() -> None:
+        with pytest.raises(ValueError, match=message) as info:
+            ValidationPipeline("bad", {"powertools_layer_arn": LAYER, **args})  # type: ignore[arg-type]
+        raised.append(info.value)
+
+    stack = pulumi_harness.run(program)
+    assert raised
+    assert list(stack) == []
