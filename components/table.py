@@ -11,6 +11,13 @@ from components.settings import Common
 
 
 @dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
 class TableSpec:
     hash_key: str
     range_key: str | None = None
@@ -18,6 +25,8 @@ class TableSpec:
     """`NEW_AND_OLD_IMAGES` etc. to enable the table's stream; None: no stream."""
     ttl_attribute: str | None = None
     deletion_protection: bool = True
+    indexes: tuple[IndexSpec, ...] = ()
+    """Global secondary indexes (projecting all attributes)."""
 
 
 def build_table(
@@ -25,6 +34,8 @@ def build_table(
 ) -> aws.dynamodb.Table:
     """On-demand billing, SSE (KMS; the stack's key when given), point-in-time recovery."""
     keys = [spec.hash_key] + ([spec.range_key] if spec.range_key else [])
+    for index in spec.indexes:
+        keys += [k for k in (index.hash_key, index.range_key) if k and k not in keys]
     return aws.dynamodb.Table(
         name,
         hash_key=spec.hash_key,
@@ -36,6 +47,24 @@ def build_table(
             enabled=True, kms_key_arn=common.kms_key_arn
         ),
         deletion_protection_enabled=spec.deletion_protection,
+        global_secondary_indexes=[
+            aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                name=index.name,
+                key_schemas=[
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                        attribute_name=attribute, key_type=key_type
+                    )
+                    for attribute, key_type in (
+                        (index.hash_key, "HASH"),
+                        (index.range_key, "RANGE"),
+                    )
+                    if attribute
+                ],
+                projection_type="ALL",
+            )
+            for index in spec.indexes
+        ]
+        or None,
         stream_enabled=True if spec.stream_view_type else None,
         stream_view_type=spec.stream_view_type,
         ttl=(

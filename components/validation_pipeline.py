@@ -17,18 +17,17 @@ import pulumi
 import pulumi_aws as aws
 
 from components.bucket import BucketSpec, build_private_bucket
-from components.dead_letter_queue import ServiceSender, build_dead_letter_queue
+from components.dead_letter_queue import build_dead_letter_queue
 from components.iam import (
     Statement,
     kms_statements,
-    policy_document,
-    service_trust_policy,
 )
 from components.lambda_function import FunctionSpec, build_python_function, invoke_statement
 from components.settings import CommonArgs, resolve_common
 from components.state_machine import build_state_machine, map_run_child_arns
 from components.table import TableSpec, build_table
 from components.validation_workflow import validation_definition
+from components.workflow_trigger import build_rule_trigger
 
 DEFAULT_KEY_PREFIX = "incoming/"
 DEFAULT_KEY_SUFFIXES = (".json", ".jsonl")
@@ -214,60 +213,24 @@ class ValidationPipeline(pulumi.ComponentResource):
             parent=self,
         )
 
-        rule = aws.cloudwatch.EventRule(
-            f"{name}-rule",
-            description=f"New sales files in {key_prefix} of the {name} bucket",
+        trigger = build_rule_trigger(
+            name,
             event_pattern=bucket_name.apply(
                 lambda bucket: json.dumps(object_created_pattern(bucket, key_prefix, suffixes))
             ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        delivery_dlq = build_dead_letter_queue(
-            f"{name}-delivery-dlq",
-            purpose="S3 events the rule could not deliver",
+            description=f"New sales files in {key_prefix} of the {name} bucket",
+            state_machine_arn=workflow.arn,
             common=common,
             parent=self,
-            senders=[ServiceSender("events.amazonaws.com", rule.arn)],
-        )
-        events_role = aws.iam.Role(
-            f"{name}-events-role",
-            description=f"EventBridge may start the {name} workflow, nothing else",
-            assume_role_policy=service_trust_policy("events.amazonaws.com"),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        events_policy = aws.iam.RolePolicy(
-            f"{name}-events-policy",
-            role=events_role.id,
-            policy=policy_document(
-                [
-                    Statement(
-                        sid="StartWorkflow",
-                        actions=["states:StartExecution"],
-                        resources=[workflow.arn],
-                    )
-                ]
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-target",
-            rule=rule.name,
-            arn=workflow.arn,
-            role_arn=events_role.arn,
-            retry_policy={"maximum_event_age_in_seconds": 86_400, "maximum_retry_attempts": 185},
-            dead_letter_config={"arn": delivery_dlq.arn},
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[events_policy, delivery_dlq.policy]
-            ),
         )
 
         self.bucket_name = bucket_name
         self.table_name = table_name
         self.dead_letter_queue_url = records_dlq.url
         self.dead_letter_queue_arn = records_dlq.arn
-        self.delivery_dead_letter_queue_arn = delivery_dlq.arn
+        self.delivery_dead_letter_queue_arn = trigger.dead_letter_queue.arn
         self.state_machine_arn = workflow.arn
-        self.rule_arn = rule.arn
+        self.rule_arn = trigger.rule.arn
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
