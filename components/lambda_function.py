@@ -37,6 +37,9 @@ class FunctionSpec:
     memory_mb: int = 512
     timeout_seconds: int = 60
     reserved_concurrency: int | None = None
+    vpc_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    """Private subnets to run in (with `vpc_security_group_ids`); none: no VPC."""
+    vpc_security_group_ids: Sequence[pulumi.Input[str]] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,24 @@ def build_python_function(
             resources=["*"],
         ),
     ]
+    if spec.vpc_subnet_ids:
+        statements.append(
+            Statement(
+                # Lambda manages ENIs in the VPC; EC2 offers no resource scoping for these.
+                sid="ManageNetworkInterfaces",
+                actions=[
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            )
+        )
     policy = aws.iam.RolePolicy(
         f"{name}-policy", role=role.id, policy=policy_document(statements), opts=child
     )
@@ -137,6 +158,14 @@ def build_python_function(
             }
         },
         kms_key_arn=common.kms_key_arn,
+        vpc_config=(
+            aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=list(spec.vpc_subnet_ids),
+                security_group_ids=list(spec.vpc_security_group_ids),
+            )
+            if spec.vpc_subnet_ids
+            else None
+        ),
         # The role's permissions must exist before the first invocation can happen.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
     )
