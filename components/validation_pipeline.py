@@ -142,7 +142,19 @@ class ValidationPipeline(pulumi.ComponentResource):
                 family="validation",
                 handler="runtime.validation.handler.inspect_file",
                 description="classify a sales file before it is read in batches",
-                statements=[read_objects, send_dead_letters, *kms],
+                statements=[
+                    read_objects,
+                    Statement(
+                        # Without ListBucket S3 answers a missing object with 403, not 404,
+                        # and a vanished file could not be told from a permission problem.
+                        sid="ListIncomingFiles",
+                        actions=["s3:ListBucket"],
+                        resources=[bucket_arn],
+                        conditions={"StringLike": {"s3:prefix": [f"{key_prefix}*"]}},
+                    ),
+                    send_dead_letters,
+                    *kms,
+                ],
                 environment={"DEAD_LETTER_QUEUE_URL": records_dlq.url, "PIPELINE_NAME": name},
                 memory_mb=256,
                 timeout_seconds=30,

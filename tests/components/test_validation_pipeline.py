@@ -242,9 +242,17 @@ def test_validate_function_may_only_write_its_table_and_dead_letter_queue(stack:
 
 def test_inspect_function_reads_only_the_incoming_prefix(stack: Stack) -> None:
     grants = role_statements(stack, "vp-inspect-role")
-    assert set(grants) == {"ReadIncomingFiles", "SendDeadLetters", "WriteOwnLogs", "WriteTraces"}
+    assert set(grants) == {
+        "ReadIncomingFiles",
+        "ListIncomingFiles",
+        "SendDeadLetters",
+        "WriteOwnLogs",
+        "WriteTraces",
+    }
     bucket_arn = stack.output_of("aws:s3/bucket:Bucket", "vp-bucket", "arn")
     assert grants["ReadIncomingFiles"]["Resource"] == [f"{bucket_arn}/incoming/*"]
+    assert grants["ListIncomingFiles"]["Resource"] == [bucket_arn]
+    assert grants["ListIncomingFiles"]["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*"]}}
     assert grants["ReadIncomingFiles"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
 
 

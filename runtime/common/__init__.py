@@ -1,0 +1,1 @@
+"""Pieces shared by every pipeline: dead letters, retries and lazily created AWS clients."""

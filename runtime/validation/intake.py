@@ -1,0 +1,134 @@
+"""InspectFile: find the uploaded object, sniff its first 64 KiB, and decide its format.
+
+A file the Map could not read becomes one file-level dead letter sent from here, and the
+workflow ends normally with `format: "rejected"`.
+
+`ingestedAt` is the object's LastModified, not the event's `time`: it is fixed per object
+version, so an EventBridge delivery and a later manual replay of the same version stamp
+identical items (the event time can differ from LastModified by a second or more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from runtime.common.dead_letter import DeadLetterSender, build_dead_letter, dead_letter_id
+from runtime.validation.batch import file_source
+from runtime.validation.file_format import (
+    OBJECT_MISSING,
+    REJECTED,
+    SNIFF_BYTES,
+    Classification,
+    classify,
+    rejected,
+)
+from runtime.validation.store import S3Objects
+
+
+@dataclass(frozen=True)
+class FileEvent:
+    """The object to inspect, from an EventBridge S3 event or a manual replay input."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int | None
+    time: str | None
+
+
+def parse_file_event(event: Any) -> FileEvent:
+    """Accept `{"detail": {"bucket": {"name"}, "object": {...}}}` or `{"bucket", "key"}`."""
+    if not isinstance(event, Mapping):
+        raise ValueError("the event must be a JSON object")
+    detail = event.get("detail")
+    if isinstance(detail, Mapping):
+        bucket = (detail.get("bucket") or {}).get("name")
+        obj = detail.get("object") or {}
+        key, version_id, size = obj.get("key"), obj.get("version-id"), obj.get("size")
+        time = event.get("time")
+    else:
+        bucket, key = event.get("bucket"), event.get("key")
+        version_id, size, time = event.get("versionId"), None, None
+    if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
+        raise ValueError("the event names no bucket and key")
+    return FileEvent(
+        bucket=bucket,
+        key=key,
+        version_id=version_id if isinstance(version_id, str) and version_id else None,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        time=time if isinstance(time, str) and time else None,
+    )
+
+
+def candidate_keys(key: str) -> list[str]:
+    """The key as given, then URL-decoded (S3 event keys may arrive encoded, `+` for space)."""
+    decoded = unquote_plus(key)
+    return [key] if decoded == key else [key, decoded]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def inspect_object(
+    event: FileEvent, *, s3: S3Objects, sender: DeadLetterSender, pipeline: str
+) -> dict[str, Any]:
+    """Describe the file for the workflow, dead-lettering it if it cannot be processed."""
+    head = None
+    for key in candidate_keys(event.key):
+        head = s3.head(event.bucket, key, event.version_id)
+        if head is not None:
+            break
+
+    verdict: Classification
+    if head is None:
+        version = f" (version {event.version_id})" if event.version_id else ""
+        verdict = rejected(
+            OBJECT_MISSING, f"s3://{event.bucket}/{event.key}{version} does not exist"
+        )
+        key, version_id = event.key, event.version_id
+        size, ingested_at = event.size or 0, event.time or _now()
+    else:
+        key, version_id, size, ingested_at = (
+            head.key,
+            head.version_id,
+            head.size,
+            head.last_modified,
+        )
+        prefix = b"" if size == 0 else s3.read_prefix(event.bucket, key, version_id, SNIFF_BYTES)
+        if prefix is None:
+            verdict = rejected(OBJECT_MISSING, f"s3://{event.bucket}/{key} vanished while read")
+        else:
+            verdict = classify(prefix, size=size, key=key)
+
+    source = file_source(event.bucket, key, version_id)
+    if verdict.format == REJECTED:
+        sender.send(
+            [
+                build_dead_letter(
+                    pipeline=pipeline,
+                    reason=str(verdict.reason),
+                    message=str(verdict.message),
+                    source=source,
+                    record=None,
+                )
+            ]
+        )
+    return {
+        "bucket": event.bucket,
+        "key": key,
+        "versionId": version_id,
+        # The Distributed Map's ItemReader always passes a VersionId; S3 names the version
+        # of an object stored while versioning was off "null".
+        "readVersionId": version_id or "null",
+        "size": size,
+        "ingestedAt": ingested_at,
+        "format": verdict.format,
+        "reason": verdict.reason,
+        "message": verdict.message,
+        "fileDeadLetterId": dead_letter_id(pipeline, source),
+    }
