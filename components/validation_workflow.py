@@ -4,7 +4,10 @@ Why this shape: the seed's inline Map puts every record in the execution payload
 limit) and invokes Lambda once per record. Here a Distributed Map reads the file straight
 from S3 with an ItemReader and hands the validation Lambda up to `batch_size` records
 per invocation, in Express child workflows, so a file of 2 or 2,000,000 records costs a
-handful of state transitions plus one Lambda call per batch.
+handful of state transitions plus one Lambda call per batch. (The Map's collected child
+results, about 30 bytes per batch, must stay under the 256 KiB state limit even with
+`ResultPath: null`: at 1,000 records per batch that allows files of about 8 million
+records; larger files need a bigger batch size or a ResultWriter.)
 
 The file's shape is decided first by the `InspectFile` Lambda (a ranged read of the
 first bytes), because one ItemReader configuration cannot read a bare array, the seed's
@@ -21,7 +24,9 @@ from typing import Any
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 SQS_SEND = "arn:aws:states:::sqs:sendMessage"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
-MAX_BATCH_BYTES = 262_144  # Step Functions' payload limit per child execution
+# Step Functions' payload limit per child execution is 262,144 bytes, and ItemBatcher
+# measures only the Items: leave room for the BatchInput and the wrapper object.
+MAX_BATCH_BYTES = 240_000
 
 TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.ServiceException",

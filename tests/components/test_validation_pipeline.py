@@ -343,7 +343,7 @@ def test_workflow_reads_the_file_in_batches_with_a_distributed_map(stack: Stack)
     for state in maps.values():
         assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
         assert state["ItemBatcher"]["MaxItemsPerBatch"] == 1000
-        assert state["ItemBatcher"]["MaxInputBytesPerBatch"] == 262_144
+        assert state["ItemBatcher"]["MaxInputBytesPerBatch"] == 240_000
         assert state["MaxConcurrency"] == 10
         assert state["ItemProcessor"]["ProcessorConfig"] == {
             "Mode": "DISTRIBUTED",

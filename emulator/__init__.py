@@ -1,0 +1,1 @@
+"""orderflow's embedded AWS emulator: run the pipelines end to end without AWS."""
