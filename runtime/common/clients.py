@@ -16,6 +16,8 @@ _CLIENT_CONFIG: dict[str, Any] = {
     "retries": {"mode": "standard", "max_attempts": 5},
     "connect_timeout": 5,
     "read_timeout": 30,
+    # Above the updaters' default thread pool (16), so concurrent calls reuse connections.
+    "max_pool_connections": 32,
 }
 
 
