@@ -69,8 +69,9 @@ class AlarmTopic(pulumi.ComponentResource):
     ) -> None:
         super().__init__("orderflow:index:AlarmTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        account_id = aws.get_caller_identity_output().account_id
         if kms_key_arn is None:
-            kms_key_arn = _alarm_topic_key(name, child).arn
+            kms_key_arn = _alarm_topic_key(name, account_id, child).arn
         topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=kms_key_arn, opts=child)
         aws.sns.TopicPolicy(
             f"{name}-policy",
@@ -85,6 +86,7 @@ class AlarmTopic(pulumi.ComponentResource):
                             "Principal": {"Service": "cloudwatch.amazonaws.com"},
                             "Action": "sns:Publish",
                             "Resource": topic.arn,
+                            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                         },
                         deny_insecure_transport("sns:Publish", [topic.arn]),
                     ],
@@ -101,9 +103,10 @@ class AlarmTopic(pulumi.ComponentResource):
         self.register_outputs({"topic_arn": self.topic_arn, "key_arn": self.key_arn})
 
 
-def _alarm_topic_key(name: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
+def _alarm_topic_key(
+    name: str, account_id: pulumi.Output[str], opts: pulumi.ResourceOptions
+) -> aws.kms.Key:
     """A rotated key that the account administers and CloudWatch may use to publish."""
-    account_id = aws.get_caller_identity_output().account_id
     policy = pulumi.Output.json_dumps(
         {
             "Version": "2012-10-17",
@@ -121,7 +124,7 @@ def _alarm_topic_key(name: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
                     "Sid": "CloudWatchPublishes",
                     "Effect": "Allow",
                     "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                 },

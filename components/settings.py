@@ -73,6 +73,8 @@ class Common:
     architecture: str
     kms_key_arn: pulumi.Input[str] | None
     log_level: str
+    account_id: pulumi.Output[str]
+    """The deploying account: trust policies of service roles are limited to it."""
 
     @property
     def alarm_actions(self) -> list[pulumi.Input[str]]:
@@ -93,6 +95,8 @@ def resolve_common(args: CommonArgs) -> Common:
     log_level = args.get("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR"):
         raise ValueError(f"log_level must be DEBUG, INFO, WARN or ERROR, not {log_level!r}")
+    import pulumi_aws as aws  # noqa: PLC0415  (keeps `settings` importable without the provider)
+
     layer = args.get("powertools_layer_arn")
     if layer is None:
         layer = powertools_layer_from_ssm(architecture)
@@ -103,6 +107,7 @@ def resolve_common(args: CommonArgs) -> Common:
         architecture=architecture,
         kms_key_arn=args.get("kms_key_arn"),
         log_level=log_level,
+        account_id=aws.get_caller_identity_output().account_id,
     )
 
 

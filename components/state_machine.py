@@ -73,7 +73,7 @@ def build_state_machine(
     role = aws.iam.Role(
         f"{name}-role",
         description=f"orderflow workflow {name}",
-        assume_role_policy=service_trust_policy("states.amazonaws.com"),
+        assume_role_policy=service_trust_policy("states.amazonaws.com", common.account_id),
         opts=child,
     )
     base = [

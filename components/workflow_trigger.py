@@ -36,13 +36,17 @@ class ScheduleTrigger:
 
 
 def _start_only(
-    name: str, service: str, state_machine_arn: pulumi.Input[str], parent: pulumi.Resource
+    name: str,
+    service: str,
+    state_machine_arn: pulumi.Input[str],
+    common: Common,
+    parent: pulumi.Resource,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         f"{name}-role",
         description=f"{service} may start one orderflow workflow, nothing else",
-        assume_role_policy=service_trust_policy(service),
+        assume_role_policy=service_trust_policy(service, common.account_id),
         opts=child,
     )
     policy = aws.iam.RolePolicy(
@@ -88,7 +92,9 @@ def build_rule_trigger(
         parent=parent,
         senders=[ServiceSender("events.amazonaws.com", rule.arn)],
     )
-    role, policy = _start_only(f"{name}-events", "events.amazonaws.com", state_machine_arn, parent)
+    role, policy = _start_only(
+        f"{name}-events", "events.amazonaws.com", state_machine_arn, common, parent
+    )
     target = aws.cloudwatch.EventTarget(
         f"{name}-target",
         rule=rule.name,
@@ -126,7 +132,7 @@ def build_schedule_trigger(
         parent=parent,
     )
     role, policy = _start_only(
-        f"{name}-scheduler", "scheduler.amazonaws.com", state_machine_arn, parent
+        f"{name}-scheduler", "scheduler.amazonaws.com", state_machine_arn, common, parent
     )
     # Scheduler writes to the DLQ with the schedule's role, not as a service principal.
     aws.iam.RolePolicy(

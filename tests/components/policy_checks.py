@@ -20,6 +20,8 @@ RESOURCE_STAR_ALLOWED = {
     "logs:ListLogDeliveries",
     "logs:PutResourcePolicy",
     "logs:UpdateLogDelivery",
+    "dynamodb:ListStreams",
+    "kafka:GetBootstrapBrokers",
     "ec2:AssignPrivateIpAddresses",
     "ec2:CreateNetworkInterface",
     "ec2:DeleteNetworkInterface",

@@ -1,0 +1,404 @@
+"""ConsolidationConsumer: MSK consolidation events → every chargeback updated, once.
+
+MSK topic → Lambda event source mapping (provisioned pollers, finite retries, bisect,
+partial batch responses, on-failure records kept in S3) → consumer Lambda that decodes
+and validates each event, dead-letters poison messages with their payload, records the
+consolidation once and starts the fan-out workflow (named by the idempotency key) →
+Distributed Maps over the consolidated files → updater Lambda applying the seed's
+attributes to each chargeback, idempotently and in `execution_sequence` order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from urllib.parse import urlparse
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alarms import metric_alarm
+from components.bucket import BucketSpec, build_private_bucket
+from components.consolidation_workflow import consolidation_definition
+from components.dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
+from components.iam import Statement, kms_statements
+from components.lambda_function import FunctionSpec, build_python_function, invoke_statement
+from components.settings import Common, CommonArgs, resolve_common
+from components.state_machine import StateMachineBundle, build_state_machine, map_run_child_arns
+from components.table import TableSpec, build_table
+
+DEFAULT_TOPIC = "chargeback-consolidation-events"
+DEFAULT_CONSUMER_GROUP = "orderflow-consolidation"
+DEFAULT_METRICS_NAMESPACE = "POC-Chargeback/ConsolidationUpdater"
+
+
+class ConsolidationConsumerArgs(CommonArgs, total=False):
+    """Arguments of a ConsolidationConsumer. `cluster_arn`, `subnet_ids`,
+    `security_group_ids` and `consolidated_data_prefixes` are required."""
+
+    cluster_arn: pulumi.Input[str]
+    """The existing MSK cluster (IAM authentication)."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets of the cluster's VPC for the consumer function."""
+    security_group_ids: Sequence[pulumi.Input[str]]
+    """Security groups letting the consumer reach the brokers."""
+    consolidated_data_prefixes: Sequence[str]
+    """`s3://bucket/prefix/` locations consolidated files may come from; an event naming
+    any other location is rejected (and the workflow may read only these)."""
+    topic: str
+    """Kafka topic of consolidation events (default `chargeback-consolidation-events`)."""
+    consumer_group_id: str
+    """Consumer group of the mapping (default `orderflow-consolidation`)."""
+    starting_position: str
+    """TRIM_HORIZON (default: nothing published before the mapping is missed) or LATEST."""
+    table_name: pulumi.Input[str]
+    """Bring your own chargebacks table (key `chargeback_id`)."""
+    batch_size: int
+    """Kafka records per consumer invocation (default 100)."""
+    maximum_retry_attempts: int
+    """Retries of a failing batch before its records go to the failure bucket (default 3)."""
+    maximum_record_age_seconds: int
+    """Records older than this go to the failure bucket unprocessed (default 21600)."""
+    update_batch_size: int
+    """Chargebacks per updater invocation (default 500)."""
+    update_concurrency: int
+    """Updater invocations at once per file (default 20): bounds DynamoDB write bursts."""
+    file_concurrency: int
+    """Consolidated files processed at once (default 4)."""
+    metrics_namespace: str
+    """Namespace of the seed's metrics (default `POC-Chargeback/ConsolidationUpdater`)."""
+    deletion_protection: bool
+    """Deletion protection of the created chargebacks table (default true)."""
+
+
+class ConsolidationConsumer(pulumi.ComponentResource):
+    """Applies each consolidation event to every chargeback it lists, exactly once."""
+
+    table_name: pulumi.Output[str]
+    """The chargebacks table (key `chargeback_id`)."""
+    consolidations_table_name: pulumi.Output[str]
+    """One record per consolidation received (the idempotency ledger)."""
+    event_source_mapping_id: pulumi.Output[str]
+    """UUID of the MSK event source mapping."""
+    consumer_function_name: pulumi.Output[str]
+    """The consumer Lambda."""
+    state_machine_arn: pulumi.Output[str]
+    """The fan-out workflow updating chargebacks."""
+    dead_letter_queue_url: pulumi.Output[str]
+    """Poison messages, verbatim, with a reason."""
+    dead_letter_queue_arn: pulumi.Output[str]
+    """ARN of the application DLQ."""
+    failure_bucket_name: pulumi.Output[str]
+    """On-failure destination: batches the mapping gave up on, records included."""
+
+    def __init__(
+        self,
+        name: str,
+        args: ConsolidationConsumerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Arguments are checked before anything is registered: a rejected call leaves no trace.
+        missing = [
+            key
+            for key in (
+                "cluster_arn",
+                "subnet_ids",
+                "security_group_ids",
+                "consolidated_data_prefixes",
+            )
+            if not args.get(key)
+        ]
+        if missing:
+            raise ValueError(f"ConsolidationConsumer needs {', '.join(missing)}")
+        common = resolve_common(args)
+        locations = [_s3_location(uri) for uri in args["consolidated_data_prefixes"]]
+        retries = args.get("maximum_retry_attempts", 3)
+        if not 0 <= retries <= 10_000:
+            raise ValueError(f"maximum_retry_attempts must be 0..10,000 (finite), not {retries}")
+        record_age = args.get("maximum_record_age_seconds", 21_600)
+        if not 60 <= record_age <= 604_800:
+            raise ValueError(f"maximum_record_age_seconds must be 60..604,800, not {record_age}")
+        starting_position = args.get("starting_position", "TRIM_HORIZON")
+        if starting_position not in ("TRIM_HORIZON", "LATEST"):
+            raise ValueError(
+                f"starting_position must be TRIM_HORIZON or LATEST, not {starting_position!r}"
+            )
+        if "table_name" in args and "deletion_protection" in args:
+            raise ValueError(
+                "deletion_protection applies only to a table the component creates; "
+                "it conflicts with table_name (a brought table keeps its own settings)"
+            )
+        super().__init__("orderflow:index:ConsolidationConsumer", name, None, opts)
+
+        topic = args.get("topic", DEFAULT_TOPIC)
+        group = args.get("consumer_group_id", DEFAULT_CONSUMER_GROUP)
+        cluster_arn = pulumi.Output.from_input(args["cluster_arn"])
+        kms = kms_statements(common.kms_key_arn)
+        if "table_name" in args:
+            table_name = pulumi.Output.from_input(args["table_name"])
+            table_arn = aws.dynamodb.get_table_output(name=table_name).arn
+        else:
+            table = build_table(
+                f"{name}-chargebacks",
+                TableSpec(
+                    hash_key="chargeback_id",
+                    deletion_protection=args.get("deletion_protection", True),
+                ),
+                common,
+                self,
+            )
+            table_name, table_arn = table.name, table.arn
+        consolidations = build_table(
+            f"{name}-consolidations", TableSpec(hash_key="consolidation_id"), common, self
+        )
+        dlq = build_dead_letter_queue(
+            f"{name}-dlq", purpose="poison consolidation messages", common=common, parent=self
+        )
+        failures = build_private_bucket(f"{name}-failures", BucketSpec(), common, self)
+        send_dead_letters = Statement(
+            sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[dlq.arn]
+        )
+        namespace = args.get("metrics_namespace", DEFAULT_METRICS_NAMESPACE)
+
+        fanout = self._fanout(
+            name, args, locations=locations, table=(table_name, table_arn), dlq=dlq, common=common
+        )
+        topic_arn = cluster_arn.apply(lambda arn: _cluster_child_arn(arn, "topic", topic))
+        group_arn = cluster_arn.apply(lambda arn: _cluster_child_arn(arn, "group", group))
+        consumer = build_python_function(
+            f"{name}-consumer",
+            FunctionSpec(
+                family="consolidation",
+                handler="runtime.consolidation.handler.consume",
+                description="decode, validate and start one fan-out per consolidation event",
+                statements=[
+                    Statement(
+                        sid="DiscoverCluster",
+                        actions=["kafka:DescribeClusterV2"],
+                        resources=[cluster_arn],
+                    ),
+                    Statement(
+                        # GetBootstrapBrokers has no resource-level permissions: "*" only.
+                        sid="FindBrokers",
+                        actions=["kafka:GetBootstrapBrokers"],
+                        resources=["*"],
+                    ),
+                    Statement(
+                        sid="ConnectToCluster",
+                        actions=["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+                        resources=[cluster_arn],
+                    ),
+                    Statement(
+                        sid="ReadTopic",
+                        actions=["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+                        resources=[topic_arn],
+                    ),
+                    Statement(
+                        sid="UseConsumerGroup",
+                        actions=["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"],
+                        resources=[group_arn],
+                    ),
+                    Statement(
+                        sid="RecordConsolidation",
+                        actions=["dynamodb:PutItem"],
+                        resources=[consolidations.arn],
+                    ),
+                    Statement(
+                        sid="StartFanOut", actions=["states:StartExecution"], resources=[fanout.arn]
+                    ),
+                    Statement(
+                        sid="KeepFailedBatches",
+                        actions=["s3:PutObject"],
+                        resources=[pulumi.Output.concat(failures.arn, "/*")],
+                    ),
+                    send_dead_letters,
+                    *kms,
+                ],
+                environment={
+                    "DYNAMODB_TABLE_NAME": table_name,
+                    "CONSOLIDATIONS_TABLE_NAME": consolidations.name,
+                    "FANOUT_STATE_MACHINE_ARN": fanout.arn,
+                    "DEAD_LETTER_QUEUE_URL": dlq.url,
+                    "ALLOWED_OUTPUT_PREFIXES": ",".join(args["consolidated_data_prefixes"]),
+                    "POWERTOOLS_METRICS_NAMESPACE": namespace,
+                    "PIPELINE_NAME": name,
+                },
+                memory_mb=256,
+                timeout_seconds=120,
+                vpc_subnet_ids=list(args["subnet_ids"]),
+                vpc_security_group_ids=list(args["security_group_ids"]),
+            ),
+            common,
+            self,
+        )
+        mapping = aws.lambda_.EventSourceMapping(
+            f"{name}-mapping",
+            event_source_arn=cluster_arn,
+            function_name=consumer.function.arn,
+            topics=[topic],
+            starting_position=starting_position,
+            batch_size=args.get("batch_size", 100),
+            amazon_managed_kafka_event_source_config={"consumer_group_id": group},
+            provisioned_poller_config={"minimum_pollers": 1, "maximum_pollers": 3},
+            maximum_retry_attempts=retries,
+            maximum_record_age_in_seconds=record_age,
+            bisect_batch_on_function_error=True,
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config={"on_failure": {"destination_arn": failures.arn}},
+            metrics_config={"metrics": ["EventCount", "ErrorCount", "KafkaMetrics"]},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[consumer.policy]),
+        )
+        esm_dimensions = {
+            "FunctionName": consumer.function.name,
+            "EventSourceMappingUUID": mapping.uuid,
+        }
+        for metric, description in (
+            ("OffsetLag", "consumer lag on the consolidation topic"),
+            ("OnFailureDestinationDeliveredEventCount", "records sent to the failure bucket"),
+        ):
+            metric_alarm(
+                f"{name}-{metric.lower()}-alarm",
+                parent=self,
+                namespace="AWS/Lambda",
+                metric_name=metric,
+                statistic="Maximum",
+                dimensions=esm_dimensions,
+                threshold=1000 if metric == "OffsetLag" else 0,
+                evaluation_periods=5 if metric == "OffsetLag" else 1,
+                description=f"orderflow {name}: {description}",
+                alarm_actions=common.alarm_actions,
+            )
+
+        self.table_name = table_name
+        self.consolidations_table_name = consolidations.name
+        self.event_source_mapping_id = mapping.uuid
+        self.consumer_function_name = consumer.function.name
+        self.state_machine_arn = fanout.arn
+        self.dead_letter_queue_url = dlq.url
+        self.dead_letter_queue_arn = dlq.arn
+        self.failure_bucket_name = failures.bucket
+        self.register_outputs(
+            {
+                "table_name": self.table_name,
+                "consolidations_table_name": self.consolidations_table_name,
+                "event_source_mapping_id": self.event_source_mapping_id,
+                "consumer_function_name": self.consumer_function_name,
+                "state_machine_arn": self.state_machine_arn,
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+                "dead_letter_queue_arn": self.dead_letter_queue_arn,
+                "failure_bucket_name": self.failure_bucket_name,
+            }
+        )
+
+    def _fanout(
+        self,
+        name: str,
+        args: ConsolidationConsumerArgs,
+        *,
+        locations: list[tuple[str, str]],
+        table: tuple[pulumi.Input[str], pulumi.Input[str]],
+        dlq: DeadLetterQueue,
+        common: Common,
+    ) -> StateMachineBundle:
+        """The updater Lambda and the workflow fanning a consolidation out to it."""
+        table_name, table_arn = table
+        kms = kms_statements(common.kms_key_arn)
+        send_dead_letters = Statement(
+            sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[dlq.arn]
+        )
+        namespace = args.get("metrics_namespace", DEFAULT_METRICS_NAMESPACE)
+        updater = build_python_function(
+            f"{name}-updater",
+            FunctionSpec(
+                family="consolidation",
+                handler="runtime.consolidation.handler.apply_updates",
+                description="apply one consolidation to a batch of chargebacks",
+                statements=[
+                    Statement(
+                        sid="UpdateChargebacks",
+                        actions=["dynamodb:UpdateItem"],
+                        resources=[table_arn],
+                    ),
+                    send_dead_letters,
+                    *kms,
+                ],
+                environment={
+                    "DYNAMODB_TABLE_NAME": table_name,
+                    "DEAD_LETTER_QUEUE_URL": dlq.url,
+                    "POWERTOOLS_METRICS_NAMESPACE": namespace,
+                    "UPDATE_CONCURRENCY": "16",
+                    "PIPELINE_NAME": name,
+                },
+                memory_mb=512,
+                timeout_seconds=300,
+            ),
+            common,
+            self,
+        )
+        read_statements = [
+            Statement(
+                sid="ListConsolidatedFiles",
+                actions=["s3:ListBucket"],
+                resources=sorted({f"arn:aws:s3:::{bucket}" for bucket, _ in locations}),
+                conditions={
+                    "StringLike": {"s3:prefix": sorted({f"{prefix}*" for _, prefix in locations})}
+                },
+            ),
+            Statement(
+                sid="ReadConsolidatedFiles",
+                actions=["s3:GetObject"],
+                resources=sorted(
+                    {f"arn:aws:s3:::{bucket}/{prefix}*" for bucket, prefix in locations}
+                ),
+            ),
+        ]
+        definition = updater.arn.apply(
+            lambda arn: json.dumps(
+                consolidation_definition(
+                    updater_arn=arn,
+                    batch_size=args.get("update_batch_size", 500),
+                    row_concurrency=args.get("update_concurrency", 20),
+                    file_concurrency=args.get("file_concurrency", 4),
+                ),
+                indent=2,
+            )
+        )
+        fanout = build_state_machine(
+            f"{name}-fanout",
+            definition=definition,
+            workflow_type="STANDARD",  # Distributed Maps need Standard parents
+            statements=[invoke_statement("InvokeUpdater", [updater]), *read_statements, *kms],
+            self_statements=lambda arn: [
+                Statement(
+                    sid="StartMapRunChildren", actions=["states:StartExecution"], resources=[arn]
+                ),
+                Statement(
+                    sid="TrackMapRunChildren",
+                    actions=["states:DescribeExecution", "states:StopExecution"],
+                    resources=map_run_child_arns(arn),
+                ),
+            ],
+            common=common,
+            parent=self,
+        )
+
+        return fanout
+
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    """`s3://bucket/prefix/` → (bucket, prefix); anything else is a configuration error."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(
+            f"consolidated_data_prefixes entries must be s3://bucket/prefix/, not {uri!r}"
+        )
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _cluster_child_arn(cluster_arn: str, kind: str, name: str) -> str:
+    """Topic or group ARN: `…:cluster/<name>/<uuid>` → `…:<kind>/<name>/<uuid>/<child>`."""
+    if ":cluster/" not in cluster_arn:
+        raise ValueError(
+            f"cluster_arn must be an MSK cluster ARN (…:cluster/<name>/<uuid>), not {cluster_arn!r}"
+        )
+    return cluster_arn.replace(":cluster/", f":{kind}/", 1) + f"/{name}"

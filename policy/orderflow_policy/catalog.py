@@ -1,0 +1,54 @@
+"""The policies of the orderflow pack, in the order the CLI reports them."""
+
+from __future__ import annotations
+
+from .alarms import DEAD_LETTER_QUEUES_ALARMED
+from .durability import POINT_IN_TIME_RECOVERY
+from .encryption import BUCKET_ENCRYPTED, QUEUE_ENCRYPTED, TABLE_ENCRYPTED, TOPIC_ENCRYPTED
+from .failure_handling import (
+    ASYNC_FUNCTIONS_KEEP_FAILURES,
+    BOUNDED_RETRIES,
+    EVENT_TARGET_DEAD_LETTER,
+    MAPPING_ON_FAILURE,
+    PIPE_DEAD_LETTER,
+    SCHEDULE_DEAD_LETTER,
+)
+from .least_privilege import (
+    NO_WILDCARD_ACTIONS,
+    SERVICE_GRANTS_NAME_THEIR_SOURCE,
+    WILDCARD_RESOURCES_ONLY_WHERE_UNSCOPABLE,
+)
+from .logs import FINITE_LOG_RETENTION, NO_PAYLOADS_IN_LOGS
+from .model import ResourceRule, StackRule
+from .public_access import PUBLIC_ACCESS_BLOCKED
+from .transport import TLS_ONLY_EVERYWHERE, TLS_ONLY_POLICIES
+
+RESOURCE_RULES: tuple[ResourceRule, ...] = (
+    QUEUE_ENCRYPTED,
+    TABLE_ENCRYPTED,
+    TOPIC_ENCRYPTED,
+    TLS_ONLY_POLICIES,
+    POINT_IN_TIME_RECOVERY,
+    FINITE_LOG_RETENTION,
+    NO_PAYLOADS_IN_LOGS,
+    EVENT_TARGET_DEAD_LETTER,
+    SCHEDULE_DEAD_LETTER,
+    PIPE_DEAD_LETTER,
+    MAPPING_ON_FAILURE,
+    BOUNDED_RETRIES,
+    NO_WILDCARD_ACTIONS,
+    WILDCARD_RESOURCES_ONLY_WHERE_UNSCOPABLE,
+    SERVICE_GRANTS_NAME_THEIR_SOURCE,
+)
+
+STACK_RULES: tuple[StackRule, ...] = (
+    BUCKET_ENCRYPTED,
+    PUBLIC_ACCESS_BLOCKED,
+    TLS_ONLY_EVERYWHERE,
+    ASYNC_FUNCTIONS_KEEP_FAILURES,
+    DEAD_LETTER_QUEUES_ALARMED,
+)
+
+RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RESOURCE_RULES) + tuple(
+    r.name for r in STACK_RULES
+)
