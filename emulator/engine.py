@@ -1,0 +1,193 @@
+"""The emulator: moto in process, a deployed stack, and one work queue that moves data.
+
+Everything that happens asynchronously in AWS (an S3 event reaching EventBridge, a rule
+delivering to its target, a Step Functions execution, an asynchronous Lambda
+invocation, a retry later on) is a job on one queue, ordered by a virtual clock: jobs
+run in the order they become due, and when only future jobs are left the clock jumps
+forward instead of sleeping. Sources that AWS polls (a DynamoDB stream behind a pipe, a
+Kafka topic behind an event source mapping, a schedule) plug in as pollers: when the
+queue is empty, `run_until_idle` asks each poller for work until none has any.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import boto3
+from moto import mock_aws
+
+from emulator.deploy import deploy_program, deploy_stack
+from emulator.iam.guard import IamGuard, acting_as
+from emulator.lambdas.runtime import LambdaRuntime
+from emulator.metering import Meter
+from emulator.program import REGION, Stack, Transformation
+from emulator.services import sqs
+from emulator.services.awslambda import LambdaService
+from emulator.services.eventbridge import EventBridge
+from emulator.services.stepfunctions import StepFunctions
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Poller(Protocol):
+    """A source AWS polls; `poll` submits jobs for what is new and says if it found any."""
+
+    def poll(self, emulator: Emulator) -> bool: ...
+
+
+class VirtualClock:
+    """Wall-clock time plus however far the emulator has jumped ahead (no sleeping)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance_to(self, moment: float) -> None:
+        self.offset += max(0.0, moment - self.now())
+
+
+@dataclass(order=True)
+class _Job:
+    due: float
+    sequence: int
+    description: str = field(compare=False)
+    run: Callable[[], None] = field(compare=False)
+
+
+class Emulator:
+    """One emulated AWS account: use as a context manager, `deploy`, feed, `run_until_idle`.
+
+    Only one may be open per process (moto's backends are process-wide).
+    """
+
+    _open: Emulator | None = None
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = seed
+        self.clock = VirtualClock()
+        self.meter = Meter()
+        self.errors: list[dict[str, Any]] = []
+        self.guard = IamGuard(on_unmapped=lambda message: self.error("iam", message=message))
+        self.guard.observers.append(self.meter.observe_call)
+        self.runtime = LambdaRuntime(seed=seed)
+        self.lambdas = LambdaService(self)
+        self.events = EventBridge(self)
+        self.states = StepFunctions(self)
+        self.pollers: list[Poller] = []
+        self.stack = Stack([])
+        self.workdir = Path(tempfile.mkdtemp(prefix="orderflow-emulator-"))
+        self._queue: list[_Job] = []
+        self._sequence = itertools.count()
+        self._exit = contextlib.ExitStack()
+        self._clients: dict[str, Any] = {}
+
+    # lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> Emulator:
+        if Emulator._open is not None:
+            raise RuntimeError("an Emulator is already open in this process; close it first")
+        Emulator._open = self
+        try:
+            self._exit.enter_context(mock_aws())
+            self.guard.install()
+            self._exit.callback(self.guard.uninstall)
+            patches = [*sqs.patches(), *self.guard.patches()]
+            for service in (self.lambdas, self.events, self.states):
+                patches += service.patches()
+            for patch in patches:
+                self._exit.enter_context(patch)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._exit.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if Emulator._open is self:
+            Emulator._open = None
+
+    # deploying -----------------------------------------------------------------------
+    def deploy(
+        self,
+        root: Path = REPO_ROOT,
+        stack: str = "dev",
+        *,
+        transformations: Sequence[Transformation] = (),
+    ) -> Stack:
+        """Run `<root>/__main__.py` with `Pulumi.<stack>.yaml`, creating every resource."""
+        self.stack = Stack(
+            [*self.stack, *deploy_stack(self, root, stack, transformations=transformations)]
+        )
+        return self.stack
+
+    def deploy_program(
+        self,
+        program: Callable[[], Any],
+        config: Mapping[str, Any] | None = None,
+        *,
+        transformations: Sequence[Transformation] = (),
+    ) -> Stack:
+        """Deploy any Pulumi program function (tests use small ones)."""
+        deployed = deploy_program(self, program, config, transformations=transformations)
+        self.stack = Stack([*self.stack, *deployed])
+        return self.stack
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the emulator's own calls (made with no principal: unchecked)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
+
+    # the work queue ------------------------------------------------------------------
+    def submit(self, description: str, run: Callable[[], None], *, delay: float = 0.0) -> None:
+        """Queue `run` to happen `delay` virtual seconds from now."""
+        job = _Job(self.clock.now() + delay, next(self._sequence), description, run)
+        heapq.heappush(self._queue, job)
+
+    def run_until_idle(self, max_jobs: int = 1_000_000) -> int:
+        """Run due jobs (jumping the clock to the next one) until nothing is left to do."""
+        done = 0
+        while done < max_jobs:
+            if not self._queue and not any(poller.poll(self) for poller in self.pollers):
+                return done
+            if not self._queue:
+                continue
+            job = heapq.heappop(self._queue)
+            self.clock.advance_to(job.due)
+            with acting_as(None):
+                try:
+                    job.run()
+                except Exception as exc:  # reported; the run goes on
+                    self.error(
+                        "emulator",
+                        job=job.description,
+                        message=f"{type(exc).__name__}: {exc}",
+                        trace=traceback.format_exc(limit=8),
+                    )
+            done += 1
+        raise RuntimeError(f"still busy after {max_jobs} jobs: is something looping?")
+
+    def error(self, kind: str, **details: Any) -> None:
+        """Record something that went wrong, for the report's `errors`."""
+        self.errors.append({"kind": kind, **details})

@@ -1,0 +1,1 @@
+"""Lambda functions in process: archives unpacked to directories, handlers run isolated."""

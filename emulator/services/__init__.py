@@ -1,0 +1,1 @@
+"""What moto does not do (or does too slowly), supplied while an Emulator is open."""

@@ -1,0 +1,79 @@
+"""`python -m emulator up | run | demo`: the contract of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from emulator_support import SEED_FILE
+
+from emulator.cli import main
+
+pytestmark = pytest.mark.e2e
+
+REPORT_KEYS = {
+    "pipeline",
+    "tables",
+    "queues",
+    "events",
+    "executions",
+    "invocations",
+    "iam_denied",
+    "errors",
+}
+
+
+def test_run_json_prints_one_object_with_the_contract_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "validation", str(SEED_FILE), "--json"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out)  # exactly one JSON document, nothing else on stdout
+    assert set(report) == REPORT_KEYS
+    assert report["pipeline"] == "validation"
+    assert set(report["tables"]) == {"validation-orders"}
+    assert set(report["queues"]) == {"validation-dlq", "validation-delivery-dlq"}
+    assert [item["orderId"] for item in report["tables"]["validation-orders"]] == ["1"]
+    (letter,) = report["queues"]["validation-dlq"]
+    assert letter["reason"] == "missing_contact_info"
+    assert report["invocations"] == {"validation-inspect": 1, "validation-validate": 1}
+    assert [(set(e), e["status"]) for e in report["executions"]] == [
+        ({"name", "status"}, "SUCCEEDED")
+    ]
+    assert report["iam_denied"] == []
+    assert report["errors"] == []
+
+
+@pytest.mark.parametrize("pipeline", ["premium", "consolidation", "late-data"])
+def test_pipelines_not_built_yet_exit_2_naming_what_exists(
+    pipeline: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", pipeline, str(SEED_FILE), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"the {pipeline} pipeline is not built yet" in captured.err
+    assert "pipelines that exist: validation" in captured.err
+
+
+def test_a_missing_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "validation", str(tmp_path / "nope.json")]) == 2
+    assert "no input file" in capsys.readouterr().err
+
+
+def test_up_lists_resources_under_their_components(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "+ orderflow:index:ValidationPipeline validation" in lines
+    assert any(
+        line.startswith("    + aws:sqs/queue:Queue") and "validation-dlq-" in line for line in lines
+    )
+    assert "resources created in the emulator" in lines[-1]
+
+
+def test_demo_runs_the_seed_scenario_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "validation <- samples/validation/mock-data.json" in out
+    assert "missing_contact_info: 1" in out
+    assert "every record accounted for" in out
