@@ -17,8 +17,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# One run for the tree; conftest.py files (all module "conftest") and the policy pack's
+# entry point (a second "__main__") are checked one by one.
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	for f in $$(find tests -name conftest.py); do \
+		MYPYPATH="$$(dirname $$f):tests" $(VENV)/bin/mypy --strict $$f || exit 1; \
+	done
+	MYPYPATH=policy $(VENV)/bin/mypy --strict policy/__main__.py
 
 unit: $(STAMP)
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""One Pulumi mocks installation for the whole session (the last `set_mocks` wins)."""
+"""One harness for the session; each harness run and emulator deploy installs its own mocks."""
 
 from __future__ import annotations
 

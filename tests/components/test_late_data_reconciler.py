@@ -205,7 +205,7 @@ def test_invalid_arguments_are_rejected(
 
     def program() -> None:
         with pytest.raises(ValueError, match=message) as info:
-            LateDataReconciler("bad", {"powertools_layer_arn": LAYER, **args})  # type: ignore[typeddict-item]
+            LateDataReconciler("bad", {"powertools_layer_arn": LAYER, **args})  # type: ignore[arg-type]
         raised.append(info.value)
 
     assert list(pulumi_harness.run(program)) == []
