@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast, get_type_hints
+from typing import Any, TypeVar, cast
 
-from components.settings import CommonArgs
+from .settings import CommonArgs
 
 ArgsT = TypeVar("ArgsT")
 
@@ -25,7 +25,7 @@ def component_args(
     args_type: type[ArgsT], common: CommonArgs, settings: Mapping[str, Any] | None, section: str
 ) -> ArgsT:
     """Build `args_type` from the shared settings plus the stack's `section` object."""
-    fields = set(get_type_hints(args_type)) - set(get_type_hints(CommonArgs))
+    fields = _keys(args_type) - _keys(CommonArgs)
     by_camel = {camel_case(name): name for name in fields}
     unknown = sorted(set(settings or {}) - set(by_camel))
     if unknown:
@@ -38,3 +38,9 @@ def component_args(
             raise ValueError(f"orderflow:{section}: setting names are camelCase, not {key!r}")
         args[by_camel[key]] = value
     return cast(ArgsT, args)
+
+
+def _keys(typed_dict: type) -> set[str]:
+    """A TypedDict's keys, inherited ones included (annotations are not evaluated)."""
+    keys: frozenset[str] = typed_dict.__required_keys__ | typed_dict.__optional_keys__  # type: ignore[attr-defined]
+    return set(keys)
