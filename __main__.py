@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
-from components import AlarmTopic, ValidationPipeline, ValidationPipelineArgs
+from components import (
+    AlarmTopic,
+    ConsolidationConsumer,
+    ConsolidationConsumerArgs,
+    LateDataReconciler,
+    LateDataReconcilerArgs,
+    PremiumOrderPipe,
+    PremiumOrderPipeArgs,
+    ValidationPipeline,
+    ValidationPipelineArgs,
+)
 from components.settings import CommonArgs
+from components.stack_config import component_args
 
 config = pulumi.Config("orderflow")
 
@@ -30,34 +39,42 @@ def common_args() -> CommonArgs:
     return common
 
 
-def validation_args(common: CommonArgs, settings: dict[str, Any]) -> ValidationPipelineArgs:
-    """Map the camelCase `orderflow:validation` object onto the component's arguments."""
-    args = ValidationPipelineArgs(**common)  # type: ignore[typeddict-item]
-    names = {
-        "bucketName": "bucket_name",
-        "tableName": "table_name",
-        "keyPrefix": "key_prefix",
-        "keySuffixes": "key_suffixes",
-        "batchSize": "batch_size",
-        "maxConcurrency": "max_concurrency",
-        "deletionProtection": "deletion_protection",
-        "forceDestroyBucket": "force_destroy_bucket",
-    }
-    unknown = set(settings) - set(names)
-    if unknown:
-        raise ValueError(
-            f"orderflow:validation has unknown settings {sorted(unknown)}; known: {sorted(names)}"
-        )
-    for key, value in settings.items():
-        args[names[key]] = value  # type: ignore[literal-required]
-    return args
-
-
 common = common_args()
+
 validation = ValidationPipeline(
-    "validation", validation_args(common, config.get_object("validation") or {})
+    "validation",
+    component_args(ValidationPipelineArgs, common, config.get_object("validation"), "validation"),
 )
 pulumi.export("validationBucketName", validation.bucket_name)
 pulumi.export("validationTableName", validation.table_name)
 pulumi.export("validationDeadLetterQueueUrl", validation.dead_letter_queue_url)
 pulumi.export("validationStateMachineArn", validation.state_machine_arn)
+
+premium = PremiumOrderPipe(
+    "premium",
+    component_args(PremiumOrderPipeArgs, common, config.get_object("premium"), "premium"),
+)
+pulumi.export("premiumTableName", premium.table_name)
+pulumi.export("premiumEventBusName", premium.event_bus_name)
+pulumi.export("premiumTopicArn", premium.topic_arn)
+pulumi.export("premiumDeadLetterQueueUrl", premium.dead_letter_queue_url)
+
+late_data = LateDataReconciler(
+    "late-data",
+    component_args(LateDataReconcilerArgs, common, config.get_object("lateData"), "lateData"),
+)
+pulumi.export("lateDataLedgerTableName", late_data.ledger_table_name)
+pulumi.export("lateDataStateMachineArn", late_data.state_machine_arn)
+pulumi.export("lateDataDeadLetterQueueUrl", late_data.dead_letter_queue_url)
+
+# The consumer attaches to an existing MSK cluster: a stack without `orderflow:consolidation`
+# builds the other pipelines only.
+consolidation_settings = config.get_object("consolidation")
+if consolidation_settings:
+    consolidation = ConsolidationConsumer(
+        "consolidation",
+        component_args(ConsolidationConsumerArgs, common, consolidation_settings, "consolidation"),
+    )
+    pulumi.export("consolidationTableName", consolidation.table_name)
+    pulumi.export("consolidationStateMachineArn", consolidation.state_machine_arn)
+    pulumi.export("consolidationDeadLetterQueueUrl", consolidation.dead_letter_queue_url)

@@ -1,10 +1,10 @@
 """orderflow's reusable Pulumi components and the building blocks they share."""
 
-from components.alarms import AlarmTopic
-from components.consolidation_consumer import ConsolidationConsumer, ConsolidationConsumerArgs
-from components.late_data_reconciler import LateDataReconciler, LateDataReconcilerArgs
-from components.premium_order_pipe import PremiumOrderPipe, PremiumOrderPipeArgs
-from components.validation_pipeline import ValidationPipeline, ValidationPipelineArgs
+from .alarms import AlarmTopic
+from .consolidation_consumer import ConsolidationConsumer, ConsolidationConsumerArgs
+from .late_data_reconciler import LateDataReconciler, LateDataReconcilerArgs
+from .premium_order_pipe import PremiumOrderPipe, PremiumOrderPipeArgs
+from .validation_pipeline import ValidationPipeline, ValidationPipelineArgs
 
 __all__ = [
     "AlarmTopic",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import deny_insecure_transport
+from .iam import deny_insecure_transport
 
 
 def metric_alarm(

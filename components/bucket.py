@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import deny_insecure_transport
-from components.settings import Common
+from .iam import deny_insecure_transport
+from .settings import Common
 
 NONCURRENT_VERSION_DAYS = 30
 INCOMPLETE_UPLOAD_DAYS = 7

@@ -12,20 +12,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import metric_alarm
-from components.bucket import BucketSpec, build_private_bucket
-from components.consolidation_workflow import consolidation_definition
-from components.dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
-from components.iam import Statement, kms_statements
-from components.lambda_function import FunctionSpec, build_python_function, invoke_statement
-from components.settings import Common, CommonArgs, resolve_common
-from components.state_machine import StateMachineBundle, build_state_machine, map_run_child_arns
-from components.table import TableSpec, build_table
+from .alarms import metric_alarm
+from .bucket import BucketSpec, build_private_bucket
+from .consolidation_workflow import consolidation_definition
+from .dashboard import (
+    Panel,
+    build_dashboard,
+    custom_panel,
+    function_panels,
+    queue_panel,
+    workflow_panel,
+)
+from .dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
+from .iam import Statement, kms_statements
+from .lambda_function import FunctionSpec, PythonFunction, build_python_function, invoke_statement
+from .settings import Common, CommonArgs, resolve_common
+from .state_machine import StateMachineBundle, build_state_machine, map_run_child_arns
+from .table import TableSpec, build_table
 
 DEFAULT_TOPIC = "chargeback-consolidation-events"
 DEFAULT_CONSUMER_GROUP = "orderflow-consolidation"
@@ -160,7 +169,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
         )
         namespace = args.get("metrics_namespace", DEFAULT_METRICS_NAMESPACE)
 
-        fanout = self._fanout(
+        updater, fanout = self._fanout(
             name, args, locations=locations, table=(table_name, table_arn), dlq=dlq, common=common
         )
         topic_arn = cluster_arn.apply(lambda arn: _cluster_child_arn(arn, "topic", topic))
@@ -269,6 +278,31 @@ class ConsolidationConsumer(pulumi.ComponentResource):
                 alarm_actions=common.alarm_actions,
             )
 
+        build_dashboard(
+            name,
+            [
+                *function_panels([consumer, updater]),
+                Panel(
+                    "Consumer lag (offsets behind the topic)",
+                    [["AWS/Lambda", "OffsetLag", *_flatten(esm_dimensions)]],
+                    stat="Maximum",
+                ),
+                workflow_panel(fanout),
+                queue_panel([dlq]),
+                custom_panel(
+                    "Messages and chargebacks",
+                    namespace,
+                    f"{name}-consumer",
+                    ["MessagesProcessed", "MessagesFailed", "MessagesDeadLettered"],
+                ),
+                custom_panel(
+                    "Chargebacks updated", namespace, f"{name}-updater", ["ChargebacksUpdated"]
+                ),
+            ],
+            common,
+            self,
+        )
+
         self.table_name = table_name
         self.consolidations_table_name = consolidations.name
         self.event_source_mapping_id = mapping.uuid
@@ -299,7 +333,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
         table: tuple[pulumi.Input[str], pulumi.Input[str]],
         dlq: DeadLetterQueue,
         common: Common,
-    ) -> StateMachineBundle:
+    ) -> tuple[PythonFunction, StateMachineBundle]:
         """The updater Lambda and the workflow fanning a consolidation out to it."""
         table_name, table_arn = table
         kms = kms_statements(common.kms_key_arn)
@@ -382,7 +416,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
             parent=self,
         )
 
-        return fanout
+        return updater, fanout
 
 
 def _s3_location(uri: str) -> tuple[str, str]:
@@ -402,3 +436,8 @@ def _cluster_child_arn(cluster_arn: str, kind: str, name: str) -> str:
             f"cluster_arn must be an MSK cluster ARN (…:cluster/<name>/<uuid>), not {cluster_arn!r}"
         )
     return cluster_arn.replace(":cluster/", f":{kind}/", 1) + f"/{name}"
+
+
+def _flatten(dimensions: dict[str, pulumi.Output[str]]) -> list[Any]:
+    """`{"A": a, "B": b}` → `["A", a, "B", b]`, CloudWatch's metric row form."""
+    return [item for pair in dimensions.items() for item in pair]

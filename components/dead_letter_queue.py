@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import metric_alarm
-from components.iam import deny_insecure_transport
-from components.settings import DEAD_LETTER_RETENTION_SECONDS, Common
+from .alarms import metric_alarm
+from .iam import deny_insecure_transport
+from .settings import DEAD_LETTER_RETENTION_SECONDS, Common
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import metric_alarm
-from components.iam import Statement, policy_document, service_trust_policy
-from components.settings import LAMBDA_RUNTIME, Common
+from .alarms import metric_alarm
+from .iam import Statement, policy_document, service_trust_policy
+from .settings import LAMBDA_RUNTIME, Common
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = REPO_ROOT / "runtime"

@@ -15,19 +15,27 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.dead_letter_queue import build_dead_letter_queue
-from components.iam import Statement, kms_statements
-from components.lambda_function import (
+from .dashboard import (
+    Panel,
+    build_dashboard,
+    custom_panel,
+    function_panels,
+    queue_panel,
+    workflow_panel,
+)
+from .dead_letter_queue import build_dead_letter_queue
+from .iam import Statement, kms_statements
+from .lambda_function import (
     FunctionSpec,
     PythonFunction,
     build_python_function,
     invoke_statement,
 )
-from components.reconciliation_workflow import reconciliation_definition
-from components.settings import CommonArgs, resolve_common
-from components.state_machine import WorkflowType, build_state_machine
-from components.table import IndexSpec, TableSpec, build_table
-from components.workflow_trigger import build_rule_trigger, build_schedule_trigger
+from .reconciliation_workflow import reconciliation_definition
+from .settings import CommonArgs, resolve_common
+from .state_machine import WorkflowType, build_state_machine
+from .table import IndexSpec, TableSpec, build_table
+from .workflow_trigger import build_rule_trigger, build_schedule_trigger
 
 PENDING_INDEX = "pending"
 DEFAULT_SCHEDULE = "rate(15 minutes)"
@@ -247,6 +255,31 @@ class LateDataReconciler(pulumi.ComponentResource):
             state_machine_arn=workflow.arn,
             common=common,
             parent=self,
+        )
+
+        build_dashboard(
+            name,
+            [
+                *function_panels([flag, reconcile, sweep]),
+                workflow_panel(workflow),
+                queue_panel([dlq, rule.dead_letter_queue, schedule.dead_letter_queue]),
+                custom_panel(
+                    "Late records flagged, reconciled, rejected",
+                    "orderflow",
+                    f"{name}-flag",
+                    ["LateRecordsFlagged", "LateRecordDuplicates", "LateRecordsRejected"],
+                ),
+                Panel(
+                    "Freshness: pending late records and maximum lateness",
+                    [
+                        ["orderflow", metric, "service", f"{name}-sweep"]
+                        for metric in ("LateRecordsPending", "MaxLatenessSeconds")
+                    ],
+                    stat="Maximum",
+                ),
+            ],
+            common,
+            self,
         )
 
         self.ledger_table_name = ledger.name

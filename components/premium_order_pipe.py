@@ -18,12 +18,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.dead_letter_queue import build_dead_letter_queue
-from components.iam import Statement, deny_insecure_transport, kms_statements
-from components.lambda_function import FunctionSpec, PythonFunction, build_python_function
-from components.settings import Common, CommonArgs, resolve_common
-from components.stream_pipe import StreamPipeSettings, build_stream_pipe, check_settings
-from components.table import TableSpec, build_table
+from .dashboard import Panel, build_dashboard, function_panels, queue_panel
+from .dead_letter_queue import build_dead_letter_queue
+from .iam import Statement, deny_insecure_transport, kms_statements
+from .lambda_function import FunctionSpec, PythonFunction, build_python_function
+from .settings import Common, CommonArgs, resolve_common
+from .stream_pipe import StreamPipeSettings, build_stream_pipe, check_settings
+from .table import TableSpec, build_table
 
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 DEFAULT_ACCEPTED_STATUSES = ("pending", "shipped")
@@ -200,6 +201,37 @@ class PremiumOrderPipe(pulumi.ComponentResource):
             settings=settings,
             common=common,
             parent=self,
+        )
+
+        build_dashboard(
+            name,
+            [
+                *function_panels([standard, premium]),
+                Panel(
+                    "Pipe invocations and failures",
+                    [
+                        ["AWS/EventBridge/Pipes", metric, "PipeName", pipe.pipe.name]
+                        for pipe in (standard_pipe, premium_pipe)
+                        for metric in ("Invocations", "ExecutionFailed")
+                    ],
+                ),
+                queue_panel(
+                    [app_dlq, standard_pipe.dead_letter_queue, premium_pipe.dead_letter_queue]
+                ),
+                Panel(
+                    "Orders accepted, shipped, skipped, dead-lettered",
+                    [
+                        ["orderflow", metric, "Flow", flow, "service", f"{name}-{flow}"]
+                        for flow, published in (
+                            ("standard", "OrdersAccepted"),
+                            ("premium", "PremiumOrdersShipped"),
+                        )
+                        for metric in (published, "OrdersSkipped", "RecordsDeadLettered")
+                    ],
+                ),
+            ],
+            common,
+            self,
         )
 
         self.table_name = table_name

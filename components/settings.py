@@ -75,6 +75,8 @@ class Common:
     log_level: str
     account_id: pulumi.Output[str]
     """The deploying account: trust policies of service roles are limited to it."""
+    region: pulumi.Output[str]
+    """The deploying region (dashboards name it)."""
 
     @property
     def alarm_actions(self) -> list[pulumi.Input[str]]:
@@ -108,6 +110,7 @@ def resolve_common(args: CommonArgs) -> Common:
         kms_key_arn=args.get("kms_key_arn"),
         log_level=log_level,
         account_id=aws.get_caller_identity_output().account_id,
+        region=aws.get_region_output().region,
     )
 
 

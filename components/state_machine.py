@@ -14,9 +14,9 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import metric_alarm
-from components.iam import Statement, policy_document, service_trust_policy
-from components.settings import Common
+from .alarms import metric_alarm
+from .iam import Statement, policy_document, service_trust_policy
+from .settings import Common
 
 WorkflowType = Literal["STANDARD", "EXPRESS"]
 

@@ -17,11 +17,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import metric_alarm
-from components.dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
-from components.iam import Statement, kms_statements, policy_document, service_trust_policy
-from components.lambda_function import PythonFunction
-from components.settings import Common
+from .alarms import metric_alarm
+from .dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
+from .iam import Statement, kms_statements, policy_document, service_trust_policy
+from .lambda_function import PythonFunction
+from .settings import Common
 
 STREAM_RETENTION_SECONDS = 24 * 60 * 60
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import Common
+from .settings import Common
 
 
 @dataclass(frozen=True)

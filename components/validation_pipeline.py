@@ -16,18 +16,25 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import BucketSpec, build_private_bucket
-from components.dead_letter_queue import build_dead_letter_queue
-from components.iam import (
+from .bucket import BucketSpec, build_private_bucket
+from .dashboard import (
+    build_dashboard,
+    custom_panel,
+    function_panels,
+    queue_panel,
+    workflow_panel,
+)
+from .dead_letter_queue import build_dead_letter_queue
+from .iam import (
     Statement,
     kms_statements,
 )
-from components.lambda_function import FunctionSpec, build_python_function, invoke_statement
-from components.settings import CommonArgs, resolve_common
-from components.state_machine import build_state_machine, map_run_child_arns
-from components.table import TableSpec, build_table
-from components.validation_workflow import validation_definition
-from components.workflow_trigger import build_rule_trigger
+from .lambda_function import FunctionSpec, build_python_function, invoke_statement
+from .settings import CommonArgs, resolve_common
+from .state_machine import build_state_machine, map_run_child_arns
+from .table import TableSpec, build_table
+from .validation_workflow import validation_definition
+from .workflow_trigger import build_rule_trigger
 
 DEFAULT_KEY_PREFIX = "incoming/"
 DEFAULT_KEY_SUFFIXES = (".json", ".jsonl")
@@ -234,6 +241,23 @@ class ValidationPipeline(pulumi.ComponentResource):
             state_machine_arn=workflow.arn,
             common=common,
             parent=self,
+        )
+
+        build_dashboard(
+            name,
+            [
+                *function_panels([inspect, validate]),
+                workflow_panel(workflow),
+                queue_panel([records_dlq, trigger.dead_letter_queue]),
+                custom_panel(
+                    "Records stored and dead-lettered",
+                    "orderflow",
+                    f"{name}-validate",
+                    ["RecordsStored", "RecordsDeadLettered"],
+                ),
+            ],
+            common,
+            self,
         )
 
         self.bucket_name = bucket_name

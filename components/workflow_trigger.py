@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.dead_letter_queue import DeadLetterQueue, ServiceSender, build_dead_letter_queue
-from components.iam import Statement, policy_document, service_trust_policy
-from components.settings import Common
+from .dead_letter_queue import DeadLetterQueue, ServiceSender, build_dead_letter_queue
+from .iam import Statement, policy_document, service_trust_policy
+from .settings import Common
 
 MAX_EVENT_AGE_SECONDS = 86_400
 MAX_DELIVERY_ATTEMPTS = 185

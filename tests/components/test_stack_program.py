@@ -27,6 +27,9 @@ def test_dev_stack_builds_every_existing_pipeline_and_the_alarm_topic(dev_stack:
     assert components == {
         ("orderflow:index:AlarmTopic", "alarms"),
         ("orderflow:index:ValidationPipeline", "validation"),
+        ("orderflow:index:PremiumOrderPipe", "premium"),
+        ("orderflow:index:LateDataReconciler", "late-data"),
+        ("orderflow:index:ConsolidationConsumer", "consolidation"),
     }
     assert len([r for r in dev_stack if r.type.startswith("aws:")]) > 40
 
@@ -40,6 +43,7 @@ def test_dev_stack_applies_its_settings(dev_stack: Stack) -> None:
     assert dev_stack.one("aws:s3/bucket:Bucket", "validation-bucket").inputs["forceDestroy"] is True
     # An empty layer setting means: resolve the latest public layer from SSM.
     layers = {tuple(f.inputs["layers"]) for f in dev_stack.of_type("aws:lambda/function:Function")}
+    assert len(dev_stack.of_type("aws:lambda/function:Function")) == 9
     assert layers == {
         (
             "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7",
