@@ -101,7 +101,17 @@ def reconciliation_definition(
         "States": {
             "RouteByMode": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.mode", "StringEquals": "sweep", "Next": "Sweep"}],
+                # An event has no `mode`: comparing a missing path fails the execution with
+                # States.Runtime, so presence is tested first.
+                "Choices": [
+                    {
+                        "And": [
+                            {"Variable": "$.mode", "IsPresent": True},
+                            {"Variable": "$.mode", "StringEquals": "sweep"},
+                        ],
+                        "Next": "Sweep",
+                    }
+                ],
                 "Default": "FlagLateOrder",
             },
             "FlagLateOrder": {

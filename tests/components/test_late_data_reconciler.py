@@ -10,6 +10,8 @@ from policy_checks import assert_least_privilege, role_statements
 from pulumi_harness import PulumiHarness, Stack
 
 from components.late_data_reconciler import LateDataReconciler, LateDataReconcilerArgs
+from components.reconciliation_workflow import reconciliation_definition
+from emulator.states import StateMachineInterpreter, TaskContext
 
 LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alarms"
@@ -99,8 +101,10 @@ def test_workflow_is_express_and_reconciles_with_jittered_retries_and_a_catch(st
     assert machine.inputs["type"] == "EXPRESS"
     states = definition(stack)["States"]
     assert states["RouteByMode"]["Choices"][0] == {
-        "Variable": "$.mode",
-        "StringEquals": "sweep",
+        "And": [
+            {"Variable": "$.mode", "IsPresent": True},
+            {"Variable": "$.mode", "StringEquals": "sweep"},
+        ],
         "Next": "Sweep",
     }
     reconcile = states["Reconcile"]
@@ -210,3 +214,31 @@ def test_invalid_arguments_are_rejected(
 
     assert list(pulumi_harness.run(program)) == []
     assert raised
+
+
+def test_workflow_routes_events_and_sweeps_on_the_interpreter() -> None:
+    """An event (no `mode`) must reach FlagLateOrder; `{"mode": "sweep"}` the sweep."""
+    calls: list[str] = []
+
+    class Dispatcher:
+        def invoke(
+            self, resource: str, parameters: Any, *, role_arn: str, context: TaskContext
+        ) -> Any:
+            calls.append(parameters["FunctionName"])
+            if parameters["FunctionName"] == "flag":
+                return {"Payload": {"status": "flagged", "ledgerKey": "LATE#A1080"}}
+            return {"Payload": {"outcome": "reconciled"}}
+
+    definition = reconciliation_definition(
+        flag_arn="flag", reconcile_arn="reconcile", sweep_arn="sweep", dead_letter_queue_url="q"
+    )
+    machine = StateMachineInterpreter(
+        definition,
+        dispatcher=Dispatcher(),
+        role_arn="arn:aws:iam::123456789012:role/r",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:ld",
+        workflow_type="EXPRESS",
+    )
+    assert machine.execute(SEED_EVENT, "event").status == "SUCCEEDED"
+    assert machine.execute({"mode": "sweep"}, "tick").status == "SUCCEEDED"
+    assert calls == ["flag", "reconcile", "sweep"]
