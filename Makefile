@@ -6,9 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install test lint typecheck unit demo bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	# This repository itself, as users install it (orderflow.components, orderflow.runtime).
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,9 +27,11 @@ typecheck: $(STAMP)
 		MYPYPATH="$$(dirname $$f):tests" $(VENV)/bin/mypy --strict $$f || exit 1; \
 	done
 	MYPYPATH=policy $(VENV)/bin/mypy --strict policy/__main__.py
+	MYPYPATH=provider:examples/typings $(VENV)/bin/mypy --strict provider/__main__.py
+	MYPYPATH=examples/typings $(VENV)/bin/mypy --strict examples/python-sales-intake/__main__.py
 
 unit: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # The whole suite plus lint and types: what CI runs.
 test: lint typecheck unit
