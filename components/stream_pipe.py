@@ -62,8 +62,13 @@ def unsupported_filter_operators(pattern: Any) -> list[str]:
     """Operators in an event pattern that EventBridge Pipes would reject or mis-read."""
     found: list[str] = []
     if isinstance(pattern, Mapping):
-        for value in pattern.values():
-            found += unsupported_filter_operators(value)
+        for key, value in pattern.items():
+            if key == "$or" and isinstance(value, list):
+                # A disjunction of whole sub-patterns, not a list of field values.
+                for alternative in value:
+                    found += unsupported_filter_operators(alternative)
+            else:
+                found += unsupported_filter_operators(value)
     elif isinstance(pattern, list):
         for value in pattern:
             if isinstance(value, Mapping):

@@ -139,6 +139,8 @@ def test_the_seed_filters_are_refused() -> None:
     assert unsupported_filter_operators(seed_filter) == ["anything-but/wildcard"]
     assert unsupported_filter_operators({"a": [{"wildcard": "*x"}]}) == ["wildcard"]
     assert unsupported_filter_operators({"a": [{"numeric": [">", 1000]}, {"prefix": "x"}]}) == []
+    either = {"$or": [{"eventName": ["INSERT"]}, {"dynamodb": {"x": [{"wildcard": "*"}]}}]}
+    assert unsupported_filter_operators(either) == ["wildcard"]
 
 
 @pytest.mark.parametrize("name", ["po-standard-pipe", "po-premium-pipe"])
