@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+from .asl import LAMBDA_INVOKE, lambda_retry
+
 # Step Functions' payload limit per child execution is 262,144 bytes, and ItemBatcher
 # measures only the Items: leave room for the BatchInput and the wrapper object.
 MAX_BATCH_BYTES = 240_000
@@ -24,32 +25,6 @@ READERS: dict[str, tuple[dict[str, str], str]] = {
     "json": ({"InputType": "JSONL"}, "*.json"),
     "parquet": ({"InputType": "PARQUET"}, "*.parquet"),
 }
-
-
-def _retry(max_attempts: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "ErrorEquals": [
-                "Lambda.ServiceException",
-                "Lambda.AWSLambdaException",
-                "Lambda.SdkClientException",
-                "Lambda.TooManyRequestsException",
-            ],
-            "IntervalSeconds": 1,
-            "MaxAttempts": 8,
-            "BackoffRate": 2.0,
-            "MaxDelaySeconds": 60,
-            "JitterStrategy": "FULL",
-        },
-        {
-            "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
-            "IntervalSeconds": 2,
-            "MaxAttempts": max_attempts,
-            "BackoffRate": 2.0,
-            "MaxDelaySeconds": 60,
-            "JitterStrategy": "FULL",
-        },
-    ]
 
 
 def _rows_map(
@@ -80,7 +55,7 @@ def _rows_map(
                     "Resource": LAMBDA_INVOKE,
                     "Parameters": {"FunctionName": updater_arn, "Payload.$": "$"},
                     "OutputPath": "$.Payload",
-                    "Retry": _retry(max_attempts),
+                    "Retry": lambda_retry(max_attempts, transient_attempts=8),
                     "End": True,
                 }
             },

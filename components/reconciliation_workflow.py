@@ -11,14 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-SQS_SEND = "arn:aws:states:::sqs:sendMessage"
-TRANSIENT_LAMBDA_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
+from .asl import LAMBDA_INVOKE, dead_letter_task, lambda_retry
 
 
 def _invoke(
@@ -30,58 +23,7 @@ def _invoke(
         "Parameters": {"FunctionName": function_arn, "Payload.$": payload_path},
         "ResultSelector": {"result.$": "$.Payload"},
         "ResultPath": result_path,
-        "Retry": [
-            {
-                "ErrorEquals": TRANSIENT_LAMBDA_ERRORS,
-                "IntervalSeconds": 1,
-                "MaxAttempts": 6,
-                "BackoffRate": 2.0,
-                "MaxDelaySeconds": 20,
-                "JitterStrategy": "FULL",
-            },
-            {
-                "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
-                "IntervalSeconds": 2,
-                "MaxAttempts": max_attempts,
-                "BackoffRate": 2.0,
-                "MaxDelaySeconds": 30,
-                "JitterStrategy": "FULL",
-            },
-        ],
-    }
-
-
-def _dead_letter(queue_url: str, reason: str, record_path: str, id_path: str) -> dict[str, Any]:
-    return {
-        "Type": "Task",
-        "Resource": SQS_SEND,
-        "Parameters": {
-            "QueueUrl": queue_url,
-            "MessageBody": {
-                "id.$": id_path,
-                "pipeline": "late-data",
-                "reason": reason,
-                "message.$": "$.error.Cause",
-                "error.$": "$.error.Error",
-                "source": {"execution.$": "$$.Execution.Id"},
-                "record.$": record_path,
-                "timestamp.$": "$$.State.EnteredTime",
-            },
-            "MessageAttributes": {
-                "reason": {"DataType": "String", "StringValue": reason},
-                "pipeline": {"DataType": "String", "StringValue": "late-data"},
-            },
-        },
-        "Retry": [
-            {
-                "ErrorEquals": ["States.ALL"],
-                "IntervalSeconds": 1,
-                "MaxAttempts": 5,
-                "BackoffRate": 2.0,
-                "JitterStrategy": "FULL",
-            }
-        ],
-        "ResultPath": None,
+        "Retry": lambda_retry(max_attempts),
     }
 
 
@@ -141,11 +83,13 @@ def reconciliation_definition(
             },
             "Reconciled": {"Type": "Succeed"},
             "DeadLetterReconcile": {
-                **_dead_letter(
+                **dead_letter_task(
                     dead_letter_queue_url,
-                    "reconcile_deferred",
-                    "$.flagged.result",
-                    "$.flagged.result.ledgerKey",
+                    pipeline="late-data",
+                    reason="reconcile_deferred",
+                    id_path="$.flagged.result.ledgerKey",
+                    source={"execution.$": "$$.Execution.Id"},
+                    record_path="$.flagged.result",
                 ),
                 "Next": "ReconcileDeferred",
             },
@@ -155,8 +99,13 @@ def reconciliation_definition(
                 "Cause": "The ledger entry stays flagged; the next scheduled sweep re-drives it",
             },
             "DeadLetterEvent": {
-                **_dead_letter(
-                    dead_letter_queue_url, "flag_failed", "$$.Execution.Input", "$$.Execution.Name"
+                **dead_letter_task(
+                    dead_letter_queue_url,
+                    pipeline="late-data",
+                    reason="flag_failed",
+                    id_path="$$.Execution.Name",
+                    source={"execution.$": "$$.Execution.Id"},
+                    record_path="$$.Execution.Input",
                 ),
                 "Next": "FlagFailed",
             },

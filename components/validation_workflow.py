@@ -21,19 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
-LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-SQS_SEND = "arn:aws:states:::sqs:sendMessage"
+from .asl import LAMBDA_INVOKE, dead_letter_task, lambda_retry
+
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 # Step Functions' payload limit per child execution is 262,144 bytes, and ItemBatcher
 # measures only the Items: leave room for the BatchInput and the wrapper object.
 MAX_BATCH_BYTES = 240_000
-
-TRANSIENT_LAMBDA_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
 
 # The reader configuration per file format that InspectFile can report.
 READERS: dict[str, dict[str, str]] = {
@@ -41,65 +34,6 @@ READERS: dict[str, dict[str, str]] = {
     "orders_object": {"InputType": "JSON", "ItemsPointer": "/orders"},
     "jsonl": {"InputType": "JSONL"},
 }
-
-
-def _lambda_retry(max_attempts: int) -> list[dict[str, Any]]:
-    """Transient Lambda faults, then the function's own errors, with jittered backoff."""
-    return [
-        {
-            "ErrorEquals": TRANSIENT_LAMBDA_ERRORS,
-            "IntervalSeconds": 1,
-            "MaxAttempts": 6,
-            "BackoffRate": 2.0,
-            "MaxDelaySeconds": 30,
-            "JitterStrategy": "FULL",
-        },
-        {
-            "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
-            "IntervalSeconds": 2,
-            "MaxAttempts": max_attempts,
-            "BackoffRate": 2.0,
-            "MaxDelaySeconds": 60,
-            "JitterStrategy": "FULL",
-        },
-    ]
-
-
-def _file_dead_letter(
-    queue_url: str, reason: str, id_path: str, source: dict[str, Any]
-) -> dict[str, Any]:
-    """An SQS task that dead-letters a whole file (or event) with the error as the reason."""
-    return {
-        "Type": "Task",
-        "Resource": SQS_SEND,
-        "Parameters": {
-            "QueueUrl": queue_url,
-            "MessageBody": {
-                "id.$": id_path,
-                "pipeline": "validation",
-                "reason": reason,
-                "message.$": "$.error.Cause",
-                "error.$": "$.error.Error",
-                "source": source,
-                "record": None,
-                "timestamp.$": "$$.State.EnteredTime",
-            },
-            "MessageAttributes": {
-                "reason": {"DataType": "String", "StringValue": reason},
-                "pipeline": {"DataType": "String", "StringValue": "validation"},
-            },
-        },
-        "Retry": [
-            {
-                "ErrorEquals": ["States.ALL"],
-                "IntervalSeconds": 1,
-                "MaxAttempts": 5,
-                "BackoffRate": 2.0,
-                "JitterStrategy": "FULL",
-            }
-        ],
-        "ResultPath": None,
-    }
 
 
 def _map_state(
@@ -147,7 +81,7 @@ def _map_state(
                     "Resource": LAMBDA_INVOKE,
                     "Parameters": {"FunctionName": validate_arn, "Payload.$": "$"},
                     "OutputPath": "$.Payload",
-                    "Retry": _lambda_retry(max_attempts),
+                    "Retry": lambda_retry(max_attempts),
                     "End": True,
                 }
             },
@@ -197,7 +131,7 @@ def validation_definition(
                 "Parameters": {"FunctionName": inspect_arn, "Payload.$": "$"},
                 "ResultSelector": {"file.$": "$.Payload"},
                 "ResultPath": "$",
-                "Retry": _lambda_retry(max_attempts),
+                "Retry": lambda_retry(max_attempts),
                 "Catch": [
                     {
                         "ErrorEquals": ["States.ALL"],
@@ -222,8 +156,12 @@ def validation_definition(
             **map_states,
             "FileValidated": {"Type": "Succeed"},
             "DeadLetterFile": {
-                **_file_dead_letter(
-                    dead_letter_queue_url, "file_unreadable", "$.file.fileDeadLetterId", file_source
+                **dead_letter_task(
+                    dead_letter_queue_url,
+                    pipeline="validation",
+                    reason="file_unreadable",
+                    id_path="$.file.fileDeadLetterId",
+                    source=file_source,
                 ),
                 "Next": "FileFailed",
             },
@@ -233,11 +171,12 @@ def validation_definition(
                 "Cause": "The file could not be read to the end; it was dead-lettered whole",
             },
             "DeadLetterEvent": {
-                **_file_dead_letter(
+                **dead_letter_task(
                     dead_letter_queue_url,
-                    "inspect_failed",
-                    "$$.Execution.Name",
-                    {"event.$": "$$.Execution.Input"},
+                    pipeline="validation",
+                    reason="inspect_failed",
+                    id_path="$$.Execution.Name",
+                    source={"event.$": "$$.Execution.Input"},
                 ),
                 "Next": "InspectFailed",
             },
