@@ -220,6 +220,12 @@ class ConsolidationConsumer(pulumi.ComponentResource):
                         actions=["s3:PutObject"],
                         resources=[pulumi.Output.concat(failures.arn, "/*")],
                     ),
+                    Statement(
+                        # AWS requires ListBucket too, or the on-failure records are lost.
+                        sid="ListFailureBucket",
+                        actions=["s3:ListBucket"],
+                        resources=[failures.arn],
+                    ),
                     send_dead_letters,
                     *kms,
                 ],

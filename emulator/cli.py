@@ -15,6 +15,7 @@ from emulator.engine import REPO_ROOT, Emulator
 from emulator.provision import UnsupportedResourceError
 from emulator.report import Mark, build_report
 from emulator.scenarios import PIPELINES, SCENARIOS, Outcome, Scenario
+from emulator.scenarios.base import ScenarioInputError
 
 EXIT_USAGE = 2
 
@@ -84,7 +85,11 @@ def run(pipeline: str, path: Path, stack: str, *, as_json: bool, out: TextIO) ->
         return EXIT_USAGE
     with Emulator() as emulator:
         emulator.deploy(REPO_ROOT, stack)
-        report, outcome = run_scenario(emulator, scenario, path)
+        try:
+            report, outcome = run_scenario(emulator, scenario, path)
+        except ScenarioInputError as error:
+            print(f"emulator: {error}", file=sys.stderr)
+            return EXIT_USAGE
     if as_json:
         print(json.dumps(report, default=str), file=out)
     else:
@@ -100,6 +105,7 @@ def run_scenario(
     fed = scenario.feed(emulator, path)
     emulator.run_until_idle()
     report = build_report(emulator, scenario.name, scenario.component(emulator), mark)
+    report = scenario.adjust_report(emulator, report, fed)
     return report, scenario.outcome(report, fed)
 
 
@@ -136,6 +142,7 @@ def print_summary(report: dict[str, Any], outcome: Outcome, path: Path, out: Tex
     lines.append(f"  stored          {outcome.stored}")
     lines.append(f"  dead-lettered   {outcome.dead_lettered}")
     lines += [f"      {reason}: {count}" for reason, count in sorted(outcome.reasons.items())]
+    lines += [f"  {detail}" for detail in outcome.details]
     statuses: dict[str, int] = {}
     for execution in report["executions"]:
         statuses[execution["status"]] = statuses.get(execution["status"], 0) + 1

@@ -32,9 +32,11 @@ from emulator.iam.guard import IamGuard, acting_as
 from emulator.lambdas.runtime import LambdaRuntime
 from emulator.metering import Meter
 from emulator.program import REGION, Stack, Transformation
-from emulator.services import sqs
+from emulator.services import dynamodb_updates, sqs
 from emulator.services.awslambda import LambdaService
 from emulator.services.eventbridge import EventBridge
+from emulator.services.kafka import KafkaService
+from emulator.services.scheduler import Scheduler
 from emulator.services.stepfunctions import StepFunctions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,11 +84,14 @@ class Emulator:
         self.errors: list[dict[str, Any]] = []
         self.guard = IamGuard(on_unmapped=lambda message: self.error("iam", message=message))
         self.guard.observers.append(self.meter.observe_call)
-        self.runtime = LambdaRuntime(seed=seed)
+        self.runtime = LambdaRuntime(seed=seed, wall_clock=self.clock.now)  # virtual "now"
         self.lambdas = LambdaService(self)
         self.events = EventBridge(self)
         self.states = StepFunctions(self)
         self.pollers: list[Poller] = []
+        self.scheduler = Scheduler(self)  # EventBridge Scheduler: fires schedules on the clock
+        self.pollers.append(self.scheduler)
+        self.kafka = KafkaService(self)  # topics and MSK mappings; polls once one exists
         self.stack = Stack([])
         self.workdir = Path(tempfile.mkdtemp(prefix="orderflow-emulator-"))
         self._queue: list[_Job] = []
@@ -104,6 +109,7 @@ class Emulator:
             self.guard.install()
             self._exit.callback(self.guard.uninstall)
             patches = [*sqs.patches(), *self.guard.patches()]
+            patches += dynamodb_updates.patches()  # moto's UpdateItem without its AST cost
             for service in (self.lambdas, self.events, self.states):
                 patches += service.patches()
             for patch in patches:

@@ -3,9 +3,10 @@
 Units follow AWS billing: Lambda requests and GB-seconds (configured memory times billed
 duration, init included), Standard state transitions, Express requests and GB-seconds,
 DynamoDB on-demand write/read request units, SQS requests in 64 KiB chunks, EventBridge
-events (custom events are billed; AWS service events such as S3's are free) and Pipes
-requests. SQS, DynamoDB and EventBridge are counted from the AWS calls the workload makes
-(Lambda code, state machine tasks); calls the emulator or a test makes are not counted.
+events (custom events are billed; AWS service events such as S3's are free), Pipes
+requests and Kafka records read by MSK event source mappings. SQS, DynamoDB and
+EventBridge are counted from the AWS calls the workload makes (Lambda code, state machine
+tasks); calls the emulator or a test makes are not counted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from emulator.arns import queue_arn_from_url
 
 SQS_CHUNK = 64 * 1024
+SNS_CHUNK = 64 * 1024  # SNS bills each 64 KiB of a publish request as one request
+PIPES_CHUNK = 64 * 1024  # Pipes bill each 64 KiB of an event as one request
 _WRITE_UNIT = 1024
 _READ_UNIT = 4096
 
@@ -73,6 +76,18 @@ class Meter:
     sqs_requests: Counter[str] = field(default_factory=Counter)
     eventbridge_events: Counter[str] = field(default_factory=Counter)
     pipes_requests: Counter[str] = field(default_factory=Counter)
+    scheduler_invocations: Counter[str] = field(default_factory=Counter)
+    """EventBridge Scheduler target invocations (retries included), per schedule ARN."""
+    pipes_filtered_out: Counter[str] = field(default_factory=Counter)
+    """Stream records a pipe's filters dropped (free: Pipes bill after filtering)."""
+    kafka_records_polled: Counter[str] = field(default_factory=Counter)
+    """Records MSK event source mappings read, per mapping UUID."""
+    put_events_entries: Counter[str] = field(default_factory=Counter)
+    """PutEvents entries the workload sent (`custom` / `aws` by source): what EventBridge
+    bills. `eventbridge_events` counts every event put on a bus, the emulator's own
+    inputs and S3's notifications included (and workload PutEvents a second time)."""
+    sns_requests: Counter[str] = field(default_factory=Counter)
+    """SNS Publish/PublishBatch requests the workload made, in 64 KiB chunks, per topic."""
 
     def lambda_invocation(
         self, function: str, memory_mb: int, billed_ms: int, failed: bool
@@ -81,6 +96,13 @@ class Meter:
         self.lambda_gb_seconds[function] += memory_mb / 1024 * billed_ms / 1000
         if failed:
             self.lambda_errors[function] += 1
+
+    def pipe_record(self, pipe: str, size: int, *, forwarded: bool) -> None:
+        """One stream record a pipe read: billed in 64 KiB chunks if it passed the filters."""
+        if forwarded:
+            self.pipes_requests[pipe] += _units(size, PIPES_CHUNK)
+        else:
+            self.pipes_filtered_out[pipe] += 1
 
     def event(self, source: str) -> None:
         self.eventbridge_events["aws" if source.startswith("aws.") else "custom"] += 1
@@ -97,6 +119,11 @@ class Meter:
         elif service == "events" and operation == "PutEvents":
             for entry in params["Entries"]:
                 self.event(entry.get("Source", ""))
+                kind = "aws" if str(entry.get("Source", "")).startswith("aws.") else "custom"
+                self.put_events_entries[kind] += 1
+        elif service == "sns" and operation in ("Publish", "PublishBatch"):
+            topic = str(params.get("TopicArn") or params.get("TargetArn") or "").split(":")[-1]
+            self.sns_requests[topic] += _units(len(json.dumps(params).encode()), SNS_CHUNK)
 
     def _dynamodb(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         writes, reads = self.dynamodb_write_units, self.dynamodb_read_units
@@ -118,6 +145,34 @@ class Meter:
             size = sum(item_size(i) for i in response.get("Items", []))
             factor = 1.0 if params.get("ConsistentRead") else 0.5
             reads[_table_name(params["TableName"])] += _units(size, _READ_UNIT) * factor
+        else:
+            self._dynamodb_multi(operation, params, response)
+
+    def _dynamodb_multi(
+        self, operation: str, params: dict[str, Any], response: dict[str, Any]
+    ) -> None:
+        """Transactions and BatchGetItem (counted since the late-data pipeline uses them)."""
+        writes, reads = self.dynamodb_write_units, self.dynamodb_read_units
+        if operation == "TransactWriteItems":
+            # Transactions bill two write units per KB of each item (prepare and commit);
+            # an Update/Delete/ConditionCheck is sized by its key (no item is returned).
+            for entry in params["TransactItems"]:
+                ((_, request),) = entry.items()
+                item = request.get("Item") or request["Key"]
+                writes[_table_name(request["TableName"])] += 2 * _units(
+                    item_size(item), _WRITE_UNIT
+                )
+        elif operation == "TransactGetItems":
+            for entry, got in zip(
+                params["TransactItems"], response.get("Responses", []), strict=False
+            ):
+                table = _table_name(entry["Get"]["TableName"])
+                reads[table] += 2 * _units(item_size(got.get("Item", {})), _READ_UNIT)
+        elif operation == "BatchGetItem":
+            for table, items in response.get("Responses", {}).items():
+                factor = 1.0 if params["RequestItems"][table].get("ConsistentRead") else 0.5
+                for item in items:
+                    reads[_table_name(table)] += _units(item_size(item), _READ_UNIT) * factor
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         """All counters as plain dicts (for a benchmark or a report)."""

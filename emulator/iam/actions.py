@@ -23,6 +23,8 @@ class Need:
 
     action: str
     resource: str
+    context: tuple[tuple[str, str], ...] = ()
+    """Request-specific condition keys (e.g. `s3:prefix` of a listing), lower-case names."""
 
 
 class UnmappedOperationError(RuntimeError):
@@ -50,6 +52,13 @@ def _s3_object(action: str, versioned_action: str | None = None) -> Mapper:
 
 def _s3_bucket(action: str) -> Mapper:
     return lambda p, region: [Need(action, f"arn:aws:s3:::{p['Bucket']}")]
+
+
+def _s3_listing(p: Params, region: str) -> list[Need]:
+    """ListBucket, with the `s3:prefix`/`s3:delimiter` keys a policy condition may test."""
+    keys = (("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter"))
+    context = tuple((key, str(p[param])) for key, param in keys if param in p)
+    return [Need("s3:ListBucket", f"arn:aws:s3:::{p['Bucket']}", context)]
 
 
 def _s3_copy(p: Params, region: str) -> list[Need]:
@@ -102,6 +111,13 @@ def _transact_get(p: Params, region: str) -> list[Need]:
 
 def _stream(action: str) -> Mapper:
     return lambda p, region: [Need(action, p["StreamArn"])]
+
+
+def _stream_records(p: Params, region: str) -> list[Need]:
+    """GetRecords names only the iterator; moto's (like AWS's) starts with the stream ARN."""
+    iterator = str(p["ShardIterator"])
+    stream = iterator.split("|", 1)[0] if iterator.startswith("arn:") else "*"
+    return [Need("dynamodb:GetRecords", stream)]
 
 
 def _queue(action: str) -> Mapper:
@@ -196,8 +212,8 @@ OPERATIONS: dict[tuple[str, str], Mapper] = {
     ("s3", "CompleteMultipartUpload"): _s3_object("s3:PutObject"),
     ("s3", "AbortMultipartUpload"): _s3_object("s3:AbortMultipartUpload"),
     ("s3", "CopyObject"): _s3_copy,
-    ("s3", "ListObjects"): _s3_bucket("s3:ListBucket"),
-    ("s3", "ListObjectsV2"): _s3_bucket("s3:ListBucket"),
+    ("s3", "ListObjects"): _s3_listing,
+    ("s3", "ListObjectsV2"): _s3_listing,
     ("s3", "ListObjectVersions"): _s3_bucket("s3:ListBucketVersions"),
     ("s3", "HeadBucket"): _s3_bucket("s3:ListBucket"),
     ("s3", "GetBucketLocation"): _s3_bucket("s3:GetBucketLocation"),
@@ -223,6 +239,7 @@ OPERATIONS: dict[tuple[str, str], Mapper] = {
         for op in ("DescribeStream", "GetShardIterator")
     },
     ("dynamodbstreams", "ListStreams"): _anywhere("dynamodb:ListStreams"),
+    ("dynamodbstreams", "GetRecords"): _stream_records,
     # SQS: the queue ARN derived from the URL; batch calls need the single-message action.
     ("sqs", "SendMessage"): _queue("sqs:SendMessage"),
     ("sqs", "SendMessageBatch"): _queue("sqs:SendMessage"),

@@ -165,6 +165,7 @@ class IamGuard:
             principal=principal,
             identity_policies=identity_policies(principal),
             resource_policy=resource_policy(need.resource),
+            request_context=need.context,
         )
 
 

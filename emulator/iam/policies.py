@@ -130,13 +130,20 @@ def _principal_matches(element: Any, principal: Principal, effect: str) -> bool:
     return "*" in names or principal.arn in names or (effect == "Deny" and account_root in names)
 
 
-def _applicable(document: str, principal: Principal, *, resource_policy: bool) -> str:
+def _applicable(
+    document: str,
+    principal: Principal,
+    *,
+    resource_policy: bool,
+    request_context: tuple[tuple[str, str], ...] = (),
+) -> str:
     """The statements of `document` that apply to this request, for moto to match.
 
     Identity policies hold no Principal element; a resource policy's statements apply
-    only to the principals they name.
+    only to the principals they name. `request_context` adds the request's own condition
+    keys (`s3:prefix` of a listing) to the principal's global ones.
     """
-    context = principal.context()
+    context = {**principal.context(), **{k.lower(): v for k, v in request_context}}
     kept = []
     for statement in _as_list(json.loads(document).get("Statement", [])):
         effect = statement.get("Effect", "Allow")
@@ -156,9 +163,17 @@ def _applicable(document: str, principal: Principal, *, resource_policy: bool) -
 
 @functools.lru_cache(maxsize=4096)
 def _evaluate(
-    document: str, principal: Principal, action: str, resource: str, resource_policy: bool
+    document: str,
+    principal: Principal,
+    action: str,
+    resource: str,
+    resource_policy: bool,
+    *,
+    request_context: tuple[tuple[str, str], ...] = (),
 ) -> PermissionResult:
-    applicable = _applicable(document, principal, resource_policy=resource_policy)
+    applicable = _applicable(
+        document, principal, resource_policy=resource_policy, request_context=request_context
+    )
     return IAMPolicy(applicable).is_action_permitted(action.lower(), resource)
 
 
@@ -176,11 +191,18 @@ def decide(
     principal: Principal,
     identity_policies: Sequence[str],
     resource_policy: str | None,
+    request_context: tuple[tuple[str, str], ...] = (),
 ) -> Decision:
     """Combine the caller's identity policies and the resource's policy for one request."""
-    results = [_evaluate(doc, principal, action, resource, False) for doc in identity_policies]
+    context = request_context
+    results = [
+        _evaluate(doc, principal, action, resource, False, request_context=context)
+        for doc in identity_policies
+    ]
     if resource_policy:
-        results.append(_evaluate(resource_policy, principal, action, resource, True))
+        results.append(
+            _evaluate(resource_policy, principal, action, resource, True, request_context=context)
+        )
     if PermissionResult.DENIED in results:
         return Decision.EXPLICIT_DENY
     if PermissionResult.PERMITTED in results:

@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
+from emulator.lambdas.virtual_time import VirtualTime, WallClock, archive_modules
 from emulator.program import REGION
 
 Clock = Callable[[], float]
@@ -106,6 +107,40 @@ class FunctionLog(io.StringIO):
 
     def lines(self) -> list[str]:
         return self.getvalue().splitlines()
+
+
+class _FunctionOutput(io.TextIOBase):
+    """The stdout/stderr every handler sees: writes go to the running function's log.
+
+    Loggers keep the stream they found at import (Powertools' Logger does, and `logging`
+    keeps a logger's handlers for the life of the process). Giving every handler this one
+    object, rather than each function's own log, keeps a logger created by one function
+    or one emulator from writing into another's log later.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: list[FunctionLog] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.current:
+            return self.current[-1].write(text)
+        return sys.__stdout__.write(text) if sys.__stdout__ is not None else len(text)
+
+    @contextlib.contextmanager
+    def into(self, log: FunctionLog) -> Iterator[None]:
+        self.current.append(log)
+        try:
+            with contextlib.redirect_stdout(self), contextlib.redirect_stderr(self):
+                yield
+        finally:
+            self.current.pop()
+
+
+FUNCTION_OUTPUT = _FunctionOutput()
 
 
 class IsolatedModules:
@@ -218,9 +253,17 @@ class LoadedFunction:
 class LambdaRuntime:
     """All deployed functions, invoked by name or ARN."""
 
-    def __init__(self, *, clock: Clock = time.perf_counter, seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.perf_counter,
+        seed: int = 0,
+        wall_clock: WallClock | None = None,
+    ) -> None:
         self.functions: dict[str, LoadedFunction] = {}
         self._clock = clock
+        self.virtual_time = VirtualTime(wall_clock) if wall_clock is not None else None
+        """Handlers' wall clock, when given (see `emulator.lambdas.virtual_time`)."""
         self._rng = Random(seed)  # noqa: S311 - request ids, reproducible per seed
 
     def register(self, config: FunctionConfig) -> None:
@@ -246,8 +289,7 @@ class LambdaRuntime:
         with (
             function.modules.active(),
             _environment(function.environment(request_id)),
-            contextlib.redirect_stdout(function.log),
-            contextlib.redirect_stderr(function.log),
+            FUNCTION_OUTPUT.into(function.log),
             _warnings_to(function.log),
             acting_as(Principal.role(config.role_arn)),
         ):
@@ -255,6 +297,11 @@ class LambdaRuntime:
                 if function.handler is None:
                     function.handler = function.load_handler()
                     init_ms = (self._clock() - started) * 1000
+                if self.virtual_time is not None:  # first run: scan; then: the modules kept
+                    kept = function.modules.modules
+                    self.virtual_time.apply(
+                        kept.values() if kept else archive_modules(function.modules._owned)
+                    )
                 context = LambdaContext(
                     function_name=config.name,
                     invoked_function_arn=config.arn,

@@ -3,7 +3,20 @@
 Importing this package registers every provisioner module.
 """
 
-from emulator.provision import awslambda, cloudwatch, dynamodb, iam, kms, s3, sfn, sns, sqs
+from emulator.provision import (
+    awslambda,
+    cloudwatch,
+    dynamodb,
+    iam,
+    kafka,
+    kms,
+    pipes,
+    s3,
+    scheduler,
+    sfn,
+    sns,
+    sqs,
+)
 from emulator.provision.registry import (
     PROVISIONERS,
     UnsupportedResourceError,
@@ -18,10 +31,13 @@ __all__ = [
     "cloudwatch",
     "dynamodb",
     "iam",
+    "kafka",
     "kms",
+    "pipes",
     "provision",
     "provisioner",
     "s3",
+    "scheduler",
     "sfn",
     "sns",
     "sqs",

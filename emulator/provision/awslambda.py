@@ -3,11 +3,13 @@
 The function is also created in moto, so `get_function` and `invoke` work with boto3.
 Layers are not created: the Powertools installed locally stands in for the public
 layer (moto would refuse a layer from another account), the configured ARNs stay in the
-resource's state.
+resource's state. A `vpcConfig` is kept (with a derived `vpcId`) but not given to moto:
+there is no network to attach to.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from emulator.lambdas.archive import materialise, zip_directory
@@ -84,7 +86,17 @@ def function(emulator: Emulator, request: Request) -> Provisioned:
         "sourceCodeHash": created["CodeSha256"],
         "codeSize": created["CodeSize"],
         "lastModified": created["LastModified"],
+        **_vpc_config(request),
     }
+
+
+def _vpc_config(request: Request) -> dict[str, Any]:
+    """A VPC function's config as AWS reports it; no ENIs exist (the emulator has no network)."""
+    config = request.get("vpcConfig") or {}
+    if not config.get("subnetIds"):
+        return {}
+    digest = hashlib.sha256(",".join(sorted(config["subnetIds"])).encode()).hexdigest()
+    return {"vpcConfig": {**config, "vpcId": f"vpc-{digest[:17]}"}}
 
 
 @provisioner("aws:lambda/permission:Permission")

@@ -162,3 +162,14 @@ def event_target(emulator: Emulator, request: Request) -> Provisioned:
     if response.get("FailedEntryCount"):
         raise ValueError(f"PutTargets failed: {response['FailedEntries']}")
     return f"{request.get('rule')}-{target_id}", {"targetId": target_id}
+
+
+@provisioner("aws:cloudwatch/dashboard:Dashboard")
+def dashboard(emulator: Emulator, request: Request) -> Provisioned:
+    """PutDashboard checks the body is JSON, as AWS does (widgets are not validated)."""
+    name = request.physical("dashboardName")
+    emulator.client("cloudwatch").put_dashboard(
+        DashboardName=name, DashboardBody=request.get("dashboardBody")
+    )
+    arn = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{name}"
+    return name, {"dashboardName": name, "dashboardArn": arn}

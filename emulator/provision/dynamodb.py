@@ -28,13 +28,23 @@ def _throughput(spec: dict[str, Any], on_demand: bool) -> dict[str, Any]:
     }
 
 
+def _index_key_schema(spec: dict[str, Any], hash_key: str | None) -> list[dict[str, str]]:
+    """pulumi-aws 7 names an index's keys in `keySchemas`; older programs use hashKey/rangeKey."""
+    if spec.get("keySchemas"):
+        return [
+            {"AttributeName": k["attributeName"], "KeyType": k["keyType"]}
+            for k in spec["keySchemas"]
+        ]
+    return _key_schema(hash_key or spec["hashKey"], spec.get("rangeKey"))
+
+
 def _index(spec: dict[str, Any], on_demand: bool, *, hash_key: str | None = None) -> dict[str, Any]:
     projection: dict[str, Any] = {"ProjectionType": spec.get("projectionType", "ALL")}
     if spec.get("nonKeyAttributes"):
         projection["NonKeyAttributes"] = spec["nonKeyAttributes"]
     return {
         "IndexName": spec["name"],
-        "KeySchema": _key_schema(hash_key or spec["hashKey"], spec.get("rangeKey")),
+        "KeySchema": _index_key_schema(spec, hash_key),
         "Projection": projection,
         **_throughput(spec, on_demand),
     }

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from emulator.engine import Emulator
 
 
+class ScenarioInputError(ValueError):
+    """An input file that is not of the shape its pipeline's scenario documents."""
+
+
 @dataclass
 class Outcome:
     """Where the records of one input ended up, and what does not add up."""
@@ -30,6 +34,8 @@ class Outcome:
     dead_lettered: int
     reasons: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    """Extra summary lines a pipeline wants shown (e.g. per-pipe counts)."""
 
 
 class Scenario(ABC):
@@ -50,6 +56,14 @@ class Scenario(ABC):
 
     def demo_inputs(self, root: Path) -> list[Path]:
         return sorted(p for p in (root / self.samples).iterdir() if p.is_file())
+
+    def adjust_report(self, emulator: Emulator, report: dict[str, Any], fed: Any) -> dict[str, Any]:
+        """Refine the generic report where the pipeline knows better (default: unchanged).
+
+        E.g. late-data reports as `events` the `OrderReconciled` events a consumer of the
+        bus received, not every event put on the bus during the run.
+        """
+        return report
 
     @abstractmethod
     def feed(self, emulator: Emulator, path: Path) -> Any:

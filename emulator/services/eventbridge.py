@@ -100,6 +100,7 @@ class EventBridge:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.emitted: list[dict[str, Any]] = []
+        self.emitted_on: list[str] = []  # the bus each emitted event was put on
         self._sequencer = itertools.count(1)
 
     def patches(self) -> list[AbstractContextManager[Any]]:
@@ -201,6 +202,8 @@ class EventBridge:
             bus = backend._normalize_event_bus_arn(entry.get("EventBusName"))
             backend.describe_event_bus(bus)  # raises ResourceNotFoundException
             time = entry.get("Time")
+            if isinstance(time, int | float):  # boto3 sends Time as epoch seconds
+                time = _iso(float(time))
             event = self._envelope(
                 entry["Source"],
                 entry["DetailType"],
@@ -215,6 +218,7 @@ class EventBridge:
     def publish(self, event: dict[str, Any], bus: str) -> None:
         """Put an event on a bus: record it and queue its routing."""
         self.emitted.append(event)
+        self.emitted_on.append(bus)
         self.emulator.meter.event(event["source"])
         self.emulator.submit(f"route event {event['id']} on {bus}", lambda: self._route(event, bus))
 

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from random import Random
 from typing import TYPE_CHECKING, Any
 from unittest import mock
@@ -33,6 +33,8 @@ from moto.stepfunctions.models import Execution, StepFunctionBackend
 
 from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
+from emulator.services import s3_reader
+from emulator.services.express import is_express, start_express
 from emulator.states import (
     ExecutionResult,
     StateMachineInterpreter,
@@ -146,6 +148,13 @@ class StepFunctions:
             backend: StepFunctionBackend, state_machine_arn: str, name: str, execution_input: str
         ) -> Execution:
             machine = backend.describe_state_machine(state_machine_arn)
+            if is_express(machine):  # no name idempotency, no moto record (services/express.py)
+                express = start_express(backend, machine, name, execution_input)
+                service.emulator.submit(
+                    f"execute {express.name} of {machine.name} (express)",
+                    lambda: service.run(backend, express),
+                )
+                return express
             known = len(machine.executions)
             execution = original_start(backend, state_machine_arn, name, execution_input)
             if len(machine.executions) > known:  # new, not an idempotent repeat
@@ -186,7 +195,11 @@ class StepFunctions:
                 workflow_type=machine.type,
                 rng=Random(self._rng.random()),  # noqa: S311
             )
-            result = interpreter.execute(json.loads(execution.execution_input), execution.name)
+            # The context object's times ($$.Execution.StartTime, ...) are virtual.
+            started = datetime.fromtimestamp(self.emulator.clock.now(), UTC)
+            result = interpreter.run_execution(
+                json.loads(execution.execution_input), execution.name, started=started
+            )
         except Exception as exc:
             record.status, record.error, record.cause = (
                 "FAILED",
@@ -283,6 +296,7 @@ class Dispatcher:
             ("sqs", "sendMessage"): self._sqs_send,
             ("sns", "publish"): self._sns_publish,
             ("events", "putEvents"): self._put_events,
+            ("s3", "listObjectsV2"): self._s3_list_objects,
         }
         perform = simple.get((service, action))
         if perform is None:
@@ -320,10 +334,14 @@ class Dispatcher:
             raise TaskError(str((payload or {}).get("errorType", "Lambda.Unknown")), body.decode())
         return payload
 
-    def _s3_get_object(self, parameters: dict[str, Any]) -> str:
+    def _s3_get_object(self, parameters: dict[str, Any]) -> str | bytes | list[Any]:
         params = {k: parameters[k] for k in ("Bucket", "Key", "VersionId") if parameters.get(k)}
         body: bytes = self.emulator.client("s3").get_object(**params)["Body"].read()
-        return body.decode()
+        return s3_reader.object_body(body)
+
+    def _s3_list_objects(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Every page of the listing (an ItemReader); each page is checked as the role."""
+        return s3_reader.list_objects(self.emulator.client("s3"), parameters)
 
     def _sqs_send(self, parameters: dict[str, Any]) -> dict[str, Any]:
         params = dict(parameters)

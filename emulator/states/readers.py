@@ -8,13 +8,15 @@ a Catch can route, exactly the failure the validation workflow dead-letters.
 `MaxItems` stops reading early, so lines after the limit are never parsed.
 
 PARQUET is valid ASL but needs a columnar decoder we do not depend on: a dispatcher may
-return the object's rows already decoded (a list), which is accepted for any InputType;
-a PARQUET body given as text or bytes fails with States.ItemReaderFailed.
+return the object's rows already decoded (a list, as `services.s3_reader` does when
+pyarrow is installed), which is accepted for any InputType; a PARQUET body given as text
+or bytes fails with States.ItemReaderFailed naming the missing dependency.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 from collections.abc import Mapping
@@ -60,10 +62,12 @@ def items_from_object(
     if isinstance(body, list):
         return body if max_items is None else body[:max_items]
     if config.get("InputType") == "PARQUET":
-        raise fail(
-            f"{source}: the emulator cannot decode PARQUET; the dispatcher must return its "
-            "rows as a list"
-        )
+        if importlib.util.find_spec("pyarrow") is None:
+            raise fail(
+                f"{source}: the emulator decodes PARQUET with the optional dependency pyarrow, "
+                "which is not installed (pip install pyarrow)"
+            )
+        raise fail(f"{source} is not a PARQUET file (no PAR1 magic bytes)")
     return read_items(decode(body, source), config, source=source, max_items=max_items)
 
 

@@ -95,6 +95,7 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_its_own_resources(st
     assert grants["StartFanOut"]["Resource"] == [stack.output_of(SM, "cc-fanout", "arn")]
     failures_arn = stack.output_of("aws:s3/bucket:Bucket", "cc-failures", "arn")
     assert grants["KeepFailedBatches"]["Resource"] == [f"{failures_arn}/*"]
+    assert grants["ListFailureBucket"]["Resource"] == [failures_arn]
     assert grants["ManageNetworkInterfaces"]["Resource"] == ["*"]
     consumer = stack.one(FN, "cc-consumer")
     assert consumer.inputs["vpcConfig"] == {

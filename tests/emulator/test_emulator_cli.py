@@ -45,15 +45,23 @@ def test_run_json_prints_one_object_with_the_contract_keys(
     assert report["errors"] == []
 
 
-@pytest.mark.parametrize("pipeline", ["premium", "consolidation", "late-data"])
-def test_pipelines_not_built_yet_exit_2_naming_what_exists(
-    pipeline: str, capsys: pytest.CaptureFixture[str]
+def test_an_input_of_the_wrong_shape_exits_2_saying_why(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["run", pipeline, str(SEED_FILE), "--json"]) == 2
+    # The validation sample is a sales file, not a list of late-data events and ticks.
+    assert main(["run", "late-data", str(SEED_FILE), "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert f"the {pipeline} pipeline is not built yet" in captured.err
-    assert "pipelines that exist: validation" in captured.err
+    assert "expected a JSON list of event and tick items" in captured.err
+
+
+def test_an_unknown_pipeline_is_refused_naming_those_that_exist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "billing", str(SEED_FILE)])
+    assert exited.value.code == 2
+    assert "validation" in capsys.readouterr().err
 
 
 def test_a_missing_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
