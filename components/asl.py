@@ -53,13 +53,15 @@ def dead_letter_task(
     id_path: str,
     source: dict[str, Any],
     record_path: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An SQS task sending the dead-letter message format of `runtime.common.dead_letter`.
 
     The caught error (at `$.error`) becomes the message; `record_path` names the payload
-    to keep verbatim (None: the payload is the file or event the source names).
+    to keep verbatim, or `record` builds it (None: the payload is the file or event the
+    source names).
     """
-    record: dict[str, Any] = {"record.$": record_path} if record_path else {"record": None}
+    payload: dict[str, Any] = {"record.$": record_path} if record_path else {"record": record}
     return {
         "Type": "Task",
         "Resource": SQS_SEND,
@@ -72,7 +74,7 @@ def dead_letter_task(
                 "message.$": "$.error.Cause",
                 "error.$": "$.error.Error",
                 "source": source,
-                **record,
+                **payload,
                 "timestamp.$": "$$.State.EnteredTime",
             },
             "MessageAttributes": {

@@ -88,8 +88,13 @@ def reconciliation_definition(
                     pipeline="late-data",
                     reason="reconcile_deferred",
                     id_path="$.flagged.result.ledgerKey",
-                    source={"execution.$": "$$.Execution.Id"},
-                    record_path="$.flagged.result",
+                    # Identified by the ledger entry alone, so every execution deferring the
+                    # same entry writes the same letter (one id, one content).
+                    source={"ledgerKey.$": "$.flagged.result.ledgerKey"},
+                    record={
+                        "ledgerKey.$": "$.flagged.result.ledgerKey",
+                        "orderId.$": "$.flagged.result.orderId",
+                    },
                 ),
                 "Next": "ReconcileDeferred",
             },

@@ -5,7 +5,7 @@
   the default), or is put on the bus again (`via="bus"`, going through the rule; the
   event gets a new id). The ledger flags each order once (a conditional put on
   `LATE#<orderId>`), so a redriven duplicate changes nothing.
-- A `reconcile_deferred` letter (`record` is the flag result) is handed to the
+- A `reconcile_deferred` letter (`record` names the ledger entry) is handed to the
   workflow's Reconcile function, which applies an entry at most once; the schedule's
   sweep would re-drive it too, after its threshold.
 """
@@ -58,7 +58,10 @@ class LateDataRedriver:
     def accepts(self, letter: Letter) -> bool:
         source = letter.source
         return letter.kind is Kind.DEAD_LETTER and (
-            "detailType" in source or "eventId" in source or "execution" in source
+            "detailType" in source
+            or "eventId" in source
+            or "execution" in source
+            or "ledgerKey" in source
         )
 
     def plan(self, letter: Letter, *, force: bool = False) -> Plan:
