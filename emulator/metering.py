@@ -84,8 +84,8 @@ class Meter:
     """Records MSK event source mappings read, per mapping UUID."""
     put_events_entries: Counter[str] = field(default_factory=Counter)
     """PutEvents entries the workload sent (`custom` / `aws` by source): what EventBridge
-    bills. `eventbridge_events` counts every event put on a bus, the emulator's own
-    inputs and S3's notifications included (and workload PutEvents a second time)."""
+    bills. `eventbridge_events` counts every event put on a bus once, the emulator's own
+    inputs and S3's notifications included."""
     sns_requests: Counter[str] = field(default_factory=Counter)
     """SNS Publish/PublishBatch requests the workload made, in 64 KiB chunks, per topic."""
 
@@ -118,7 +118,7 @@ class Meter:
             self._dynamodb(operation, params, response)
         elif service == "events" and operation == "PutEvents":
             for entry in params["Entries"]:
-                self.event(entry.get("Source", ""))
+                # The bus counts the event itself (`event`) when it accepts it.
                 kind = "aws" if str(entry.get("Source", "")).startswith("aws.") else "custom"
                 self.put_events_entries[kind] += 1
         elif service == "sns" and operation in ("Publish", "PublishBatch"):
