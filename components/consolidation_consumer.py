@@ -32,7 +32,7 @@ from .dashboard import (
 from .dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
 from .iam import Statement, kms_statements
 from .lambda_function import FunctionSpec, PythonFunction, build_python_function, invoke_statement
-from .settings import Common, CommonArgs, resolve_common
+from .settings import Common, CommonArgs, reject_conflicts, resolve_common
 from .state_machine import StateMachineBundle, build_state_machine, map_run_child_arns
 from .table import TableSpec, build_table
 
@@ -132,11 +132,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
             raise ValueError(
                 f"starting_position must be TRIM_HORIZON or LATEST, not {starting_position!r}"
             )
-        if "table_name" in args and "deletion_protection" in args:
-            raise ValueError(
-                "deletion_protection applies only to a table the component creates; "
-                "it conflicts with table_name (a brought table keeps its own settings)"
-            )
+        reject_conflicts(args, [("table_name", "deletion_protection")])
         super().__init__("orderflow:index:ConsolidationConsumer", name, None, opts)
 
         topic = args.get("topic", DEFAULT_TOPIC)

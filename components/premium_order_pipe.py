@@ -22,7 +22,7 @@ from .dashboard import Panel, build_dashboard, function_panels, queue_panel
 from .dead_letter_queue import build_dead_letter_queue
 from .iam import Statement, deny_insecure_transport, kms_statements
 from .lambda_function import FunctionSpec, PythonFunction, build_python_function
-from .settings import Common, CommonArgs, resolve_common
+from .settings import Common, CommonArgs, reject_conflicts, resolve_common
 from .stream_pipe import StreamPipeSettings, build_stream_pipe, check_settings
 from .table import TableSpec, build_table
 
@@ -110,11 +110,7 @@ class PremiumOrderPipe(pulumi.ComponentResource):
             key: _decimal_setting(key, args.get(key, default))
             for key, default in (("standard_min_amount", "100"), ("premium_min_amount", "1000"))
         }
-        if "table_name" in args and "deletion_protection" in args:
-            raise ValueError(
-                "deletion_protection applies only to a table the component creates; "
-                "it conflicts with table_name (a brought table keeps its own settings)"
-            )
+        reject_conflicts(args, [("table_name", "deletion_protection")])
         super().__init__("orderflow:index:PremiumOrderPipe", name, None, opts)
 
         table_name, stream_arn = self._orders_table(name, args, common)

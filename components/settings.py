@@ -6,6 +6,7 @@ passes them to all four components.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -121,3 +122,13 @@ def powertools_layer_from_ssm(architecture: str) -> pulumi.Output[str]:
     arch = "arm64" if architecture == "arm64" else "x86_64"
     name = POWERTOOLS_SSM_PARAMETER.format(arch=arch, runtime=LAMBDA_RUNTIME)
     return aws.ssm.get_parameter_output(name=name).value
+
+
+def reject_conflicts(args: Mapping[str, object], pairs: Sequence[tuple[str, str]]) -> None:
+    """Settings for a created resource make no sense next to a brought one: say so."""
+    for brought, setting in pairs:
+        if brought in args and setting in args:
+            raise ValueError(
+                f"{setting} applies only to a resource the component creates; "
+                f"it conflicts with {brought} (a brought resource keeps its own settings)"
+            )

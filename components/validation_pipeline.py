@@ -30,7 +30,7 @@ from .iam import (
     kms_statements,
 )
 from .lambda_function import FunctionSpec, build_python_function, invoke_statement
-from .settings import CommonArgs, resolve_common
+from .settings import CommonArgs, reject_conflicts, resolve_common
 from .state_machine import build_state_machine, map_run_child_arns
 from .table import TableSpec, build_table
 from .validation_workflow import validation_definition
@@ -97,7 +97,9 @@ class ValidationPipeline(pulumi.ComponentResource):
         batch_size = args.get("batch_size", DEFAULT_BATCH_SIZE)
         max_concurrency = args.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
         _check_args(key_prefix, suffixes, batch_size, max_concurrency)
-        _reject_conflicts(args)
+        reject_conflicts(
+            args, [("bucket_name", "force_destroy_bucket"), ("table_name", "deletion_protection")]
+        )
         super().__init__("orderflow:index:ValidationPipeline", name, None, opts)
 
         bucket_name = (
@@ -315,17 +317,6 @@ def _check_args(
         raise ValueError(f"batch_size must be between 1 and 10,000, not {batch_size}")
     if not 1 <= max_concurrency <= 10_000:
         raise ValueError(f"max_concurrency must be between 1 and 10,000, not {max_concurrency}")
-
-
-def _reject_conflicts(args: ValidationPipelineArgs) -> None:
-    """Settings that only apply to a created resource make no sense with a brought one."""
-    conflicts = [("bucket_name", "force_destroy_bucket"), ("table_name", "deletion_protection")]
-    for brought, setting in conflicts:
-        if brought in args and setting in args:
-            raise ValueError(
-                f"{setting} applies only to a resource the component creates; "
-                f"it conflicts with {brought} (a brought resource keeps its own settings)"
-            )
 
 
 def _created(table: aws.dynamodb.Table) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
