@@ -32,6 +32,7 @@ from enum import Enum, StrEnum
 from typing import Any, Required, TypedDict
 
 import pulumi
+
 from orderflow import components
 '''
 

@@ -12,6 +12,7 @@ from enum import Enum, StrEnum
 from typing import Any, Required, TypedDict
 
 import pulumi
+
 from orderflow import components
 
 
@@ -85,6 +86,9 @@ class ValidationPipeline(components.ValidationPipeline):
 
     delivery_dead_letter_queue_arn: pulumi.Output[str]
     """Queue of S3 events the rule could not deliver to the workflow."""
+
+    delivery_dead_letter_queue_url: pulumi.Output[str]
+    """URL of the delivery dead-letter queue (for replays and smoke runs)."""
 
     state_machine_arn: pulumi.Output[str]
     """The validation workflow."""
