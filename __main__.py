@@ -49,6 +49,8 @@ pulumi.export("validationBucketName", validation.bucket_name)
 pulumi.export("validationTableName", validation.table_name)
 pulumi.export("validationDeadLetterQueueUrl", validation.dead_letter_queue_url)
 pulumi.export("validationStateMachineArn", validation.state_machine_arn)
+pulumi.export("validationDeliveryDeadLetterQueueUrl", validation.delivery_dead_letter_queue_url)
+pulumi.export("validationRuleArn", validation.rule_arn)
 
 premium = PremiumOrderPipe(
     "premium",
@@ -58,6 +60,11 @@ pulumi.export("premiumTableName", premium.table_name)
 pulumi.export("premiumEventBusName", premium.event_bus_name)
 pulumi.export("premiumTopicArn", premium.topic_arn)
 pulumi.export("premiumDeadLetterQueueUrl", premium.dead_letter_queue_url)
+pulumi.export("premiumStreamArn", premium.stream_arn)
+pulumi.export("premiumStandardPipeArn", premium.standard_pipe_arn)
+pulumi.export("premiumPremiumPipeArn", premium.premium_pipe_arn)
+pulumi.export("premiumStandardPipeDeadLetterQueueUrl", premium.standard_pipe_dead_letter_queue_url)
+pulumi.export("premiumPremiumPipeDeadLetterQueueUrl", premium.premium_pipe_dead_letter_queue_url)
 
 late_data = LateDataReconciler(
     "late-data",
@@ -66,6 +73,10 @@ late_data = LateDataReconciler(
 pulumi.export("lateDataLedgerTableName", late_data.ledger_table_name)
 pulumi.export("lateDataStateMachineArn", late_data.state_machine_arn)
 pulumi.export("lateDataDeadLetterQueueUrl", late_data.dead_letter_queue_url)
+pulumi.export("lateDataDeliveryDeadLetterQueueUrl", late_data.delivery_dead_letter_queue_url)
+pulumi.export("lateDataScheduleDeadLetterQueueUrl", late_data.schedule_dead_letter_queue_url)
+pulumi.export("lateDataRuleArn", late_data.rule_arn)
+pulumi.export("lateDataScheduleArn", late_data.schedule_arn)
 
 # The consumer attaches to an existing MSK cluster: a stack without `orderflow:consolidation`
 # builds the other pipelines only.
@@ -78,3 +89,6 @@ if consolidation_settings:
     pulumi.export("consolidationTableName", consolidation.table_name)
     pulumi.export("consolidationStateMachineArn", consolidation.state_machine_arn)
     pulumi.export("consolidationDeadLetterQueueUrl", consolidation.dead_letter_queue_url)
+    pulumi.export("consolidationLedgerTableName", consolidation.consolidations_table_name)
+    pulumi.export("consolidationEventSourceMappingId", consolidation.event_source_mapping_id)
+    pulumi.export("consolidationConsumerFunctionName", consolidation.consumer_function_name)

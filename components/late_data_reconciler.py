@@ -85,6 +85,10 @@ class LateDataReconciler(pulumi.ComponentResource):
     """Events the rule could not deliver to the workflow."""
     schedule_dead_letter_queue_arn: pulumi.Output[str]
     """Schedule ticks that could not start the workflow."""
+    delivery_dead_letter_queue_url: pulumi.Output[str]
+    """URL of the rule's delivery dead-letter queue (for replays and smoke runs)."""
+    schedule_dead_letter_queue_url: pulumi.Output[str]
+    """URL of the schedule's dead-letter queue (for replays and smoke runs)."""
 
     def __init__(
         self,
@@ -290,6 +294,8 @@ class LateDataReconciler(pulumi.ComponentResource):
         self.dead_letter_queue_arn = dlq.arn
         self.delivery_dead_letter_queue_arn = rule.dead_letter_queue.arn
         self.schedule_dead_letter_queue_arn = schedule.dead_letter_queue.arn
+        self.delivery_dead_letter_queue_url = rule.dead_letter_queue.url
+        self.schedule_dead_letter_queue_url = schedule.dead_letter_queue.url
         self.register_outputs(
             {
                 "ledger_table_name": self.ledger_table_name,
@@ -300,6 +306,8 @@ class LateDataReconciler(pulumi.ComponentResource):
                 "dead_letter_queue_arn": self.dead_letter_queue_arn,
                 "delivery_dead_letter_queue_arn": self.delivery_dead_letter_queue_arn,
                 "schedule_dead_letter_queue_arn": self.schedule_dead_letter_queue_arn,
+                "delivery_dead_letter_queue_url": self.delivery_dead_letter_queue_url,
+                "schedule_dead_letter_queue_url": self.schedule_dead_letter_queue_url,
             }
         )
 

@@ -88,6 +88,10 @@ class PremiumOrderPipe(pulumi.ComponentResource):
     """Records pipe 1 gave up on (stream metadata)."""
     premium_pipe_dead_letter_queue_arn: pulumi.Output[str]
     """Records pipe 2 gave up on (stream metadata)."""
+    standard_pipe_dead_letter_queue_url: pulumi.Output[str]
+    """URL of pipe 1's dead-letter queue (for replays and smoke runs)."""
+    premium_pipe_dead_letter_queue_url: pulumi.Output[str]
+    """URL of pipe 2's dead-letter queue (for replays and smoke runs)."""
 
     def __init__(
         self,
@@ -240,6 +244,8 @@ class PremiumOrderPipe(pulumi.ComponentResource):
         self.dead_letter_queue_arn = app_dlq.arn
         self.standard_pipe_dead_letter_queue_arn = standard_pipe.dead_letter_queue.arn
         self.premium_pipe_dead_letter_queue_arn = premium_pipe.dead_letter_queue.arn
+        self.standard_pipe_dead_letter_queue_url = standard_pipe.dead_letter_queue.url
+        self.premium_pipe_dead_letter_queue_url = premium_pipe.dead_letter_queue.url
         self.register_outputs(
             {
                 "table_name": self.table_name,
@@ -252,6 +258,8 @@ class PremiumOrderPipe(pulumi.ComponentResource):
                 "dead_letter_queue_arn": self.dead_letter_queue_arn,
                 "standard_pipe_dead_letter_queue_arn": self.standard_pipe_dead_letter_queue_arn,
                 "premium_pipe_dead_letter_queue_arn": self.premium_pipe_dead_letter_queue_arn,
+                "standard_pipe_dead_letter_queue_url": self.standard_pipe_dead_letter_queue_url,
+                "premium_pipe_dead_letter_queue_url": self.premium_pipe_dead_letter_queue_url,
             }
         )
 

@@ -78,6 +78,8 @@ class ValidationPipeline(pulumi.ComponentResource):
     """ARN of the record dead-letter queue."""
     delivery_dead_letter_queue_arn: pulumi.Output[str]
     """Queue of S3 events the rule could not deliver to the workflow."""
+    delivery_dead_letter_queue_url: pulumi.Output[str]
+    """URL of the delivery dead-letter queue (for replays and smoke runs)."""
     state_machine_arn: pulumi.Output[str]
     """The validation workflow."""
     rule_arn: pulumi.Output[str]
@@ -267,6 +269,7 @@ class ValidationPipeline(pulumi.ComponentResource):
         self.dead_letter_queue_url = records_dlq.url
         self.dead_letter_queue_arn = records_dlq.arn
         self.delivery_dead_letter_queue_arn = trigger.dead_letter_queue.arn
+        self.delivery_dead_letter_queue_url = trigger.dead_letter_queue.url
         self.state_machine_arn = workflow.arn
         self.rule_arn = trigger.rule.arn
         self.register_outputs(
@@ -276,6 +279,7 @@ class ValidationPipeline(pulumi.ComponentResource):
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dead_letter_queue_arn": self.dead_letter_queue_arn,
                 "delivery_dead_letter_queue_arn": self.delivery_dead_letter_queue_arn,
+                "delivery_dead_letter_queue_url": self.delivery_dead_letter_queue_url,
                 "state_machine_arn": self.state_machine_arn,
                 "rule_arn": self.rule_arn,
             }

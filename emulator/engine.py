@@ -142,9 +142,8 @@ class Emulator:
         transformations: Sequence[Transformation] = (),
     ) -> Stack:
         """Run `<root>/__main__.py` with `Pulumi.<stack>.yaml`, creating every resource."""
-        self.stack = Stack(
-            [*self.stack, *deploy_stack(self, root, stack, transformations=transformations)]
-        )
+        deployed = deploy_stack(self, root, stack, transformations=transformations)
+        self.stack = Stack([*self.stack, *deployed], {**self.stack.outputs, **deployed.outputs})
         return self.stack
 
     def deploy_program(
@@ -156,7 +155,7 @@ class Emulator:
     ) -> Stack:
         """Deploy any Pulumi program function (tests use small ones)."""
         deployed = deploy_program(self, program, config, transformations=transformations)
-        self.stack = Stack([*self.stack, *deployed])
+        self.stack = Stack([*self.stack, *deployed], {**self.stack.outputs, **deployed.outputs})
         return self.stack
 
     def client(self, service: str) -> Any:

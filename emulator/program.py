@@ -61,8 +61,12 @@ class Recorded:
 class Stack:
     """The resources one program run registered, with lookup helpers that fail loudly."""
 
-    def __init__(self, resources: Sequence[Recorded]) -> None:
+    def __init__(
+        self, resources: Sequence[Recorded], outputs: Mapping[str, Any] | None = None
+    ) -> None:
         self.resources = list(resources)
+        self.outputs: dict[str, Any] = dict(outputs or {})
+        """The stack outputs (`pulumi.export`), resolved: what `pulumi stack output` shows."""
 
     def __iter__(self) -> Iterator[Recorded]:
         return iter(self.resources)
@@ -197,10 +201,14 @@ def run_program(
     assert root is not None, "set_mocks creates the root stack resource"
     saved = root._transformations
 
-    def body() -> None:
+    outputs: dict[str, Any] = {}
+
+    def body() -> pulumi.Output[None]:
         for transformation in transformations:
             pulumi.runtime.register_stack_transformation(transformation)
         program()
+        exported = pulumi.Output.from_input(dict(getattr(root, "outputs", {})))
+        return exported.apply(outputs.update)  # awaited by `test`: every output resolved
 
     loop = asyncio.get_event_loop()  # the one the SDK runs programs on
     loop.set_exception_handler(_unless_unretrieved)
@@ -213,7 +221,7 @@ def run_program(
         root._transformations = saved
     if mocks.failure is not None:
         raise mocks.failure
-    return Stack(mocks.resources)
+    return Stack(mocks.resources, outputs)
 
 
 def _cancel_registrations_in_flight(loop: asyncio.AbstractEventLoop) -> None:

@@ -16,7 +16,7 @@ from orderflow_ops.clients import Clients, build_redrivers
 from orderflow_ops.messages import Letter
 from orderflow_ops.queue import DEFAULT_HOLD_SECONDS, DeadLetterQueue
 from orderflow_ops.replay import RedriveReport, inspect_letters, list_letters, redrive
-from orderflow_ops.stack import PIPELINES, ResolutionError, load_outputs, resolve
+from orderflow_ops.stack import PIPELINES, QUEUE_ROLES, ResolutionError, load_outputs, resolve
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -30,9 +30,9 @@ def _common() -> argparse.ArgumentParser:
     where.add_argument("--pipeline", choices=PIPELINES, help="the pipeline the queue belongs to")
     where.add_argument(
         "--queue",
-        choices=("dlq", "delivery", "schedule"),
+        choices=QUEUE_ROLES,
         default="dlq",
-        help="the pipeline's records DLQ (default), its rule's or its schedule's DLQ",
+        help="the pipeline's records DLQ (default), its rule's, its schedule's or a pipe's DLQ",
     )
     where.add_argument("--queue-url", help="the queue, overriding the stack outputs")
     where.add_argument(

@@ -1,10 +1,12 @@
 """Where a pipeline's queues and workflows are: `pulumi stack output --json`, or flags.
 
 The stack program exports `<prefix>DeadLetterQueueUrl` and `<prefix>StateMachineArn` per
-pipeline (prefix: `validation`, `premium`, `lateData`, `consolidation`). The delivery and
-schedule DLQs are read from `<prefix>DeliveryDeadLetterQueueUrl` and
-`<prefix>ScheduleDeadLetterQueueUrl` when a stack exports them; otherwise `--queue-url`
-names them. Explicit flags always win over outputs.
+pipeline (prefix: `validation`, `premium`, `lateData`, `consolidation`), and the URL of
+every other dead-letter queue: the rules' `<prefix>DeliveryDeadLetterQueueUrl`, the
+schedule's `lateDataScheduleDeadLetterQueueUrl` and the pipes'
+`premiumStandardPipeDeadLetterQueueUrl` / `premiumPremiumPipeDeadLetterQueueUrl`. A stack
+built by an older program may lack some: `--queue-url` names them then. Explicit flags
+always win over outputs.
 """
 
 from __future__ import annotations
@@ -23,12 +25,21 @@ OUTPUT_PREFIX: Final = {
     "consolidation": "consolidation",
     "late-data": "lateData",
 }
-QueueRole = Literal["dlq", "delivery", "schedule"]
+QueueRole = Literal["dlq", "delivery", "schedule", "standard-pipe", "premium-pipe"]
 QUEUE_OUTPUT: Final[dict[str, str]] = {
     "dlq": "DeadLetterQueueUrl",
     "delivery": "DeliveryDeadLetterQueueUrl",
     "schedule": "ScheduleDeadLetterQueueUrl",
+    "standard-pipe": "StandardPipeDeadLetterQueueUrl",
+    "premium-pipe": "PremiumPipeDeadLetterQueueUrl",
 }
+QUEUE_ROLES: Final[tuple[QueueRole, ...]] = (
+    "dlq",
+    "delivery",
+    "schedule",
+    "standard-pipe",
+    "premium-pipe",
+)
 
 
 class ResolutionError(ValueError):

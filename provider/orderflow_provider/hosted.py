@@ -206,6 +206,12 @@ class PremiumOrderPipe(components.PremiumOrderPipe):
     premium_pipe_dead_letter_queue_arn: pulumi.Output[str]
     """Records pipe 2 gave up on (stream metadata)."""
 
+    standard_pipe_dead_letter_queue_url: pulumi.Output[str]
+    """URL of pipe 1's dead-letter queue (for replays and smoke runs)."""
+
+    premium_pipe_dead_letter_queue_url: pulumi.Output[str]
+    """URL of pipe 2's dead-letter queue (for replays and smoke runs)."""
+
     def __init__(
         self,
         name: str,
@@ -427,6 +433,12 @@ class LateDataReconciler(components.LateDataReconciler):
 
     schedule_dead_letter_queue_arn: pulumi.Output[str]
     """Schedule ticks that could not start the workflow."""
+
+    delivery_dead_letter_queue_url: pulumi.Output[str]
+    """URL of the rule's delivery dead-letter queue (for replays and smoke runs)."""
+
+    schedule_dead_letter_queue_url: pulumi.Output[str]
+    """URL of the schedule's dead-letter queue (for replays and smoke runs)."""
 
     def __init__(
         self,
