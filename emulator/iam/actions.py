@@ -15,6 +15,7 @@ from typing import Any
 
 from emulator.arns import function_arn, queue_arn_from_url
 from emulator.program import ACCOUNT
+from orderflow.aws_facts import actions_without_resource_arn
 
 
 @dataclass(frozen=True)
@@ -183,9 +184,26 @@ def _kms(action: str) -> Mapper:
     return needs
 
 
-def _anywhere(action: str) -> Mapper:
-    """Actions AWS defines without resource-level permissions: the policy must say `*`."""
+def _anywhere(service: str, operation: str) -> Mapper:
+    """An action AWS defines without a resource ARN (in the facts table): the policy says `*`."""
+    action = f"{IAM_PREFIX.get(service, service)}:{operation}"
+    if action not in actions_without_resource_arn():
+        raise ValueError(f"{action} is not an action without a resource ARN in orderflow.aws_facts")
     return lambda p, region: [Need(action, "*")]
+
+
+# Operations whose action takes no resource ARN (botocore service, operation).
+_WITHOUT_RESOURCE_ARN = (
+    ("dynamodbstreams", "ListStreams"),
+    ("stepfunctions", "SendTaskSuccess"),
+    ("stepfunctions", "SendTaskFailure"),
+    ("stepfunctions", "SendTaskHeartbeat"),
+    ("cloudwatch", "PutMetricData"),
+    ("xray", "PutTraceSegments"),
+    ("xray", "PutTelemetryRecords"),
+    ("xray", "GetSamplingRules"),
+    ("xray", "GetSamplingTargets"),
+)
 
 
 def _parameter(p: Params, region: str) -> list[Need]:
@@ -238,7 +256,6 @@ OPERATIONS: dict[tuple[str, str], Mapper] = {
         ("dynamodbstreams", op): _stream(f"dynamodb:{op}")
         for op in ("DescribeStream", "GetShardIterator")
     },
-    ("dynamodbstreams", "ListStreams"): _anywhere("dynamodb:ListStreams"),
     ("dynamodbstreams", "GetRecords"): _stream_records,
     # SQS: the queue ARN derived from the URL; batch calls need the single-message action.
     ("sqs", "SendMessage"): _queue("sqs:SendMessage"),
@@ -262,19 +279,11 @@ OPERATIONS: dict[tuple[str, str], Mapper] = {
     ("stepfunctions", "DescribeExecution"): _execution("states:DescribeExecution"),
     ("stepfunctions", "StopExecution"): _execution("states:StopExecution"),
     ("stepfunctions", "GetExecutionHistory"): _execution("states:GetExecutionHistory"),
-    ("stepfunctions", "SendTaskSuccess"): _anywhere("states:SendTaskSuccess"),
-    ("stepfunctions", "SendTaskFailure"): _anywhere("states:SendTaskFailure"),
-    ("stepfunctions", "SendTaskHeartbeat"): _anywhere("states:SendTaskHeartbeat"),
     # EventBridge, SNS
     ("events", "PutEvents"): _put_events,
     ("sns", "Publish"): _publish,
     ("sns", "PublishBatch"): _publish,
-    # Observability: CloudWatch metrics and X-Ray have no resource-level permissions.
-    ("cloudwatch", "PutMetricData"): _anywhere("cloudwatch:PutMetricData"),
-    ("xray", "PutTraceSegments"): _anywhere("xray:PutTraceSegments"),
-    ("xray", "PutTelemetryRecords"): _anywhere("xray:PutTelemetryRecords"),
-    ("xray", "GetSamplingRules"): _anywhere("xray:GetSamplingRules"),
-    ("xray", "GetSamplingTargets"): _anywhere("xray:GetSamplingTargets"),
+    # Observability: CloudWatch metrics and X-Ray take no resource ARN (below).
     ("logs", "PutLogEvents"): _log_stream("logs:PutLogEvents"),
     ("logs", "CreateLogStream"): _log_stream("logs:CreateLogStream"),
     # KMS, SSM, STS
@@ -284,6 +293,7 @@ OPERATIONS: dict[tuple[str, str], Mapper] = {
     ("ssm", "GetParameter"): _parameter,
     ("ssm", "GetParameters"): _parameter,
     ("sts", "GetCallerIdentity"): lambda p, region: [],
+    **{(service, op): _anywhere(service, op) for service, op in _WITHOUT_RESOURCE_ARN},
 }
 
 

@@ -9,24 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.program import ACCOUNT, REGION
 from emulator.provision.registry import Provisioned, Request, pascal, provisioner, tags
+from orderflow.aws_facts import EVENT_BUS_FILTER_OPERATORS
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
 
 # Every operator of EventBridge patterns. moto matches a misspelled one as "anything",
 # so patterns are checked here, as AWS checks them in PutRule.
-PATTERN_OPERATORS = frozenset(
-    {
-        "prefix",
-        "suffix",
-        "anything-but",
-        "numeric",
-        "exists",
-        "cidr",
-        "equals-ignore-case",
-        "wildcard",
-    }
-)
+PATTERN_OPERATORS = EVENT_BUS_FILTER_OPERATORS.value
 
 
 class InvalidEventPatternError(ValueError):

@@ -20,6 +20,11 @@ from typing import TYPE_CHECKING, Any
 from emulator.program import ACCOUNT, REGION
 from emulator.provision.registry import Provisioned, Request, provisioner
 from emulator.services.msk_mapping import MappingConfig, MskMapping
+from orderflow.aws_facts import (
+    LAMBDA_ESM_BATCH_SIZE,
+    LAMBDA_ESM_MAX_RECORD_AGE_SECONDS,
+    LAMBDA_ESM_MAX_RETRY_ATTEMPTS,
+)
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
@@ -60,14 +65,17 @@ def event_source_mapping(emulator: Emulator, request: Request) -> Provisioned:
         f"startingPosition must be one of {STARTING_POSITIONS}, not {position!r}",
     )
     batch_size = _int(request, "batchSize", 100)
-    _check(1 <= batch_size <= 10_000, name, f"batchSize must be 1..10,000, not {batch_size}")
+    sizes = LAMBDA_ESM_BATCH_SIZE.value
+    _check(batch_size in sizes, name, f"batchSize must be {sizes}, not {batch_size}")
     retries = _int(request, "maximumRetryAttempts", -1)
-    _check(-1 <= retries <= 10_000, name, f"maximumRetryAttempts must be -1..10,000: {retries}")
+    attempts = LAMBDA_ESM_MAX_RETRY_ATTEMPTS.value
+    _check(retries in attempts, name, f"maximumRetryAttempts must be {attempts}: {retries}")
     record_age = _int(request, "maximumRecordAgeInSeconds", -1)
+    ages = LAMBDA_ESM_MAX_RECORD_AGE_SECONDS.value
     _check(
-        record_age == -1 or 60 <= record_age <= 604_800,
+        record_age == -1 or record_age in ages,
         name,
-        f"maximumRecordAgeInSeconds must be -1 or 60..604,800, not {record_age}",
+        f"maximumRecordAgeInSeconds must be -1 or {ages}, not {record_age}",
     )
     response_types = list(request.get("functionResponseTypes") or [])
     _check(

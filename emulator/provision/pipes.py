@@ -14,18 +14,27 @@ from typing import TYPE_CHECKING, Any
 from emulator.provision.registry import Provisioned, Request, pascal, provisioner, tags
 from emulator.services.pipe_filters import FilterSet
 from emulator.services.pipes import PipeConfig, PipesService
+from orderflow.aws_facts import (
+    PIPES_STREAM_BATCH_SIZE,
+    PIPES_STREAM_BATCHING_WINDOW_SECONDS,
+    PIPES_STREAM_MAX_RECORD_AGE_SECONDS,
+    PIPES_STREAM_MAX_RETRY_ATTEMPTS,
+    PIPES_STREAM_PARALLELIZATION_FACTOR,
+    PIPES_STREAM_STARTING_POSITIONS,
+    Bounds,
+)
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
 
 # Pulumi's camelCase names whose API spelling is not the plain PascalCase of them.
 _API_NAMES = {"dynamodbStreamParameters": "DynamoDBStreamParameters"}
-_RANGES = {  # DynamoDB stream source parameters: (minimum, maximum)
-    "batchSize": (1, 10_000),
-    "maximumBatchingWindowInSeconds": (0, 300),
-    "maximumRetryAttempts": (-1, 10_000),
-    "maximumRecordAgeInSeconds": (-1, 604_800),
-    "parallelizationFactor": (1, 10),
+_RANGES: dict[str, Bounds] = {  # DynamoDB stream source parameters
+    "batchSize": PIPES_STREAM_BATCH_SIZE.value,
+    "maximumBatchingWindowInSeconds": PIPES_STREAM_BATCHING_WINDOW_SECONDS.value,
+    "maximumRetryAttempts": PIPES_STREAM_MAX_RETRY_ATTEMPTS.value,
+    "maximumRecordAgeInSeconds": PIPES_STREAM_MAX_RECORD_AGE_SECONDS.value,
+    "parallelizationFactor": PIPES_STREAM_PARALLELIZATION_FACTOR.value,
 }
 
 
@@ -43,14 +52,17 @@ def _stream_parameters(name: str, source: str, parameters: dict[str, Any]) -> di
             f"pipe {name}: the emulator runs DynamoDB stream sources only, not {source}"
         )
     stream = dict(parameters.get("dynamodbStreamParameters") or {})
-    if stream.get("startingPosition") not in ("TRIM_HORIZON", "LATEST"):
+    positions = PIPES_STREAM_STARTING_POSITIONS.value
+    if stream.get("startingPosition") not in positions:
         raise InvalidPipeError(
-            f"pipe {name}: startingPosition must be TRIM_HORIZON or LATEST, "
+            f"pipe {name}: startingPosition must be {' or '.join(positions)}, "
             f"not {stream.get('startingPosition')!r}"
         )
-    for key, (low, high) in _RANGES.items():
-        if stream.get(key) is not None and not low <= int(stream[key]) <= high:
-            raise InvalidPipeError(f"pipe {name}: {key} must be {low}..{high}, not {stream[key]}")
+    for key, bounds in _RANGES.items():
+        if stream.get(key) is not None and int(stream[key]) not in bounds:
+            raise InvalidPipeError(
+                f"pipe {name}: {key} must be {bounds.low}..{bounds.high}, not {stream[key]}"
+            )
     return stream
 
 

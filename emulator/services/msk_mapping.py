@@ -7,9 +7,11 @@ What AWS does, as modelled here (`emulator/README.md` lists the assumptions):
   mapping was created), at most `BatchSize` records and 6 MB of event per invocation,
   sharing the batch between partitions that have records.
 - Reading uses the function's execution role: `kafka:DescribeClusterV2`,
-  `kafka:GetBootstrapBrokers`, the VPC ENI actions, `kafka-cluster:Connect` on the
-  cluster, `DescribeTopic`/`ReadData` on the topic and `DescribeGroup`/`AlterGroup` on
-  the group (ARNs derived from the cluster ARN). A missing permission stops the mapping
+  `kafka:GetBootstrapBrokers`, the VPC ENI actions and, for IAM authentication, every
+  `kafka-cluster` action AWS lists for the mapping (`LAMBDA_MSK_IAM_AUTH_ACTIONS`:
+  `Connect` and `DescribeClusterDynamicConfiguration` on the cluster, `DescribeTopic`/
+  `ReadData` on the topic, `DescribeGroup`/`AlterGroup` on the group; ARNs derived from
+  the cluster ARN). A missing permission stops the mapping
   ("PROBLEM"): nothing is read, the records stay on the topic, the denial and the error
   are reported.
 - The event is `{"eventSource": "aws:kafka", "eventSourceArn", "bootstrapServers",
@@ -47,12 +49,19 @@ from emulator.iam.actions import Need
 from emulator.iam.guard import Denial, acting_as
 from emulator.iam.policies import Decision, Principal
 from emulator.services.kafka import KafkaService, Message, bootstrap_servers
+from orderflow.aws_facts import (
+    LAMBDA_MSK_BOOTSTRAP_ACTION,
+    LAMBDA_MSK_DESCRIBE_CLUSTER_ACTION,
+    LAMBDA_MSK_IAM_AUTH_ACTIONS,
+    LAMBDA_MSK_NETWORK_ACTIONS,
+    LAMBDA_SYNC_PAYLOAD_BYTES,
+)
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
     from emulator.lambdas.runtime import Invocation
 
-MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024  # synchronous invocation payload limit
+MAX_PAYLOAD_BYTES: Final = LAMBDA_SYNC_PAYLOAD_BYTES.value  # the mapping invokes synchronously
 RECORD_OVERHEAD_BYTES: Final = 160  # JSON around one record's key and value
 MAX_BACKOFF_SECONDS: Final = 60.0
 STUCK_AFTER_RETRIES: Final = 1000
@@ -63,14 +72,7 @@ RETRIES_EXHAUSTED: Final = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED: Final = "RecordAgeExceeded"
 PAYLOAD_TOO_LARGE: Final = "MaximumPayloadSizeExceeded"
 
-ENI_ACTIONS: Final = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-)
+ENI_ACTIONS: Final = LAMBDA_MSK_NETWORK_ACTIONS.value
 
 RecordId = tuple[str, int, int]  # topic, partition, offset
 
@@ -249,15 +251,16 @@ class MskMapping:
         cluster = config.cluster_arn
         topic = child_arn(cluster, "topic", config.topic)
         group = child_arn(cluster, "group", config.group)
+        resources = {"cluster": cluster, "topic": topic, "group": group}
         return [
-            Need("kafka:DescribeClusterV2", cluster),
-            Need("kafka:GetBootstrapBrokers", "*"),
+            Need(LAMBDA_MSK_DESCRIBE_CLUSTER_ACTION.value, cluster),
+            Need(LAMBDA_MSK_BOOTSTRAP_ACTION.value, "*"),
             *(Need(action, "*") for action in ENI_ACTIONS),
-            Need("kafka-cluster:Connect", cluster),
-            Need("kafka-cluster:DescribeTopic", topic),
-            Need("kafka-cluster:ReadData", topic),
-            Need("kafka-cluster:DescribeGroup", group),
-            Need("kafka-cluster:AlterGroup", group),
+            *(
+                Need(action, resources[kind])
+                for kind, actions in LAMBDA_MSK_IAM_AUTH_ACTIONS.value.items()
+                for action in actions
+            ),
         ]
 
     def _authorized(self, waiting: int) -> bool:

@@ -1,7 +1,8 @@
 """EventBridge Pipes filter criteria: checked as Pipes checks them, matched as EventBridge does.
 
-Pipes accept fewer operators than event-bus rules: no `wildcard`, and `anything-but` only
-with plain values (not with `prefix`, `suffix`, `equals-ignore-case` or `wildcard`).
+Pipes accept fewer operators than event-bus rules (both lists are facts in
+`orderflow.aws_facts`): no `wildcard`, and `anything-but` only with plain values (not with
+`prefix`, `suffix`, `equals-ignore-case` or `wildcard`).
 moto's `EventPattern` matches every operator, and matches a misspelt one as "anything",
 so each pattern is checked here first and a pipe using one is refused at deploy, the way
 CreatePipe refuses it. Matching itself is moto's implementation of the pattern language.
@@ -15,14 +16,22 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
-MAX_FILTERS = 5
-# Operators a Pipes filter may use. `cidr` (IP address matching) is assumed to be
-# accepted, as on event buses; `wildcard` is event-bus only.
-PIPES_OPERATORS = frozenset(
-    {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case", "cidr"}
+from orderflow.aws_facts import (
+    EVENT_BUS_FILTER_OPERATORS,
+    FILTER_CASE_FOLDING_OPERATORS,
+    PIPES_ACCEPT_CIDR,
+    PIPES_ANYTHING_BUT_FORMS,
+    PIPES_FILTER_OPERATORS,
+    PIPES_MAX_FILTERS,
 )
-_EVENT_BUS_ONLY = frozenset({"wildcard"})
-_CASE_FOLDING = frozenset({"prefix", "suffix"})  # may take {"equals-ignore-case": "..."}
+
+MAX_FILTERS = PIPES_MAX_FILTERS.value
+# `cidr` is not confirmed for pipes: refused unless the table says pipes accept it.
+PIPES_OPERATORS = PIPES_FILTER_OPERATORS.value | (
+    frozenset({"cidr"}) if PIPES_ACCEPT_CIDR.value else frozenset()
+)
+_EVENT_BUS_ONLY = EVENT_BUS_FILTER_OPERATORS.value - PIPES_OPERATORS
+_CASE_FOLDING = FILTER_CASE_FOLDING_OPERATORS.value  # may take {"equals-ignore-case": "..."}
 
 
 class InvalidFilterCriteriaError(ValueError):
@@ -34,7 +43,11 @@ def _operator_problems(operator: str, argument: Any, where: str) -> Iterator[str
         yield f"{where}: {operator!r} is an event-bus operator; Pipes do not support it"
     elif operator not in PIPES_OPERATORS:
         yield f"{where}: unknown operator {operator!r}"
-    elif operator == "anything-but" and isinstance(argument, Mapping):
+    elif (
+        operator == "anything-but"
+        and isinstance(argument, Mapping)
+        and not set(argument) <= PIPES_ANYTHING_BUT_FORMS.value
+    ):
         yield (
             f"{where}: anything-but with {sorted(argument)} is not supported by Pipes "
             "(only plain values)"

@@ -41,14 +41,19 @@ from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
 from emulator.program import ACCOUNT, REGION
 from emulator.services.pipe_filters import FilterSet
+from orderflow.aws_facts import (
+    DYNAMODB_STREAM_RETENTION_SECONDS,
+    DYNAMODB_STREAMS_GET_RECORDS_MAX,
+    LAMBDA_SYNC_PAYLOAD_BYTES,
+)
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
 
-STREAM_RETENTION_SECONDS = 86_400
-MAX_INVOKE_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous request limit
+STREAM_RETENTION_SECONDS = DYNAMODB_STREAM_RETENTION_SECONDS.value
+MAX_INVOKE_PAYLOAD = LAMBDA_SYNC_PAYLOAD_BYTES.value  # a pipe invokes its target synchronously
 MAX_BACKOFF_SECONDS = 60.0
-READ_LIMIT = 1000  # GetRecords maximum
+READ_LIMIT = DYNAMODB_STREAMS_GET_RECORDS_MAX.value
 
 RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_TOO_OLD = "RecordAgeExceeded"

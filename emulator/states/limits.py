@@ -10,8 +10,9 @@ import json
 from typing import Any, Final
 
 from emulator.states.errors import DATA_LIMIT_EXCEEDED, TaskError
+from orderflow.aws_facts import STEP_FUNCTIONS_MAX_PAYLOAD_BYTES
 
-MAX_PAYLOAD_BYTES: Final = 262_144
+MAX_PAYLOAD_BYTES: Final = STEP_FUNCTIONS_MAX_PAYLOAD_BYTES.value
 
 
 def json_text(value: Any) -> str:
@@ -25,7 +26,7 @@ def json_size(value: Any) -> int:
 
 
 def check_payload(value: Any, what: str) -> None:
-    """Raise States.DataLimitExceeded when `value` is over 262,144 bytes of JSON."""
+    """Raise States.DataLimitExceeded when `value` is over the payload quota of JSON."""
     size = json_size(value)
     if size > MAX_PAYLOAD_BYTES:
         raise TaskError(

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from emulator.states.limits import json_size
+from orderflow.aws_facts import STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY
 
-DISTRIBUTED_DEFAULT_CONCURRENCY: Final = 10_000  # AWS's limit when MaxConcurrency is 0
+# What MaxConcurrency 0 (the default) means.
+DISTRIBUTED_DEFAULT_CONCURRENCY: Final = STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY.value
 
 
 def make_batches(

@@ -17,10 +17,10 @@ from typing import Any, Final
 
 from emulator.states import choice, readers, results
 from emulator.states.errors import ALL
-from emulator.states.limits import MAX_PAYLOAD_BYTES
 from emulator.states.paths import PathSyntaxError, parse_path
 from emulator.states.payload import check_expression, check_template
 from emulator.states.timestamps import parse_timestamp
+from orderflow.aws_facts import STEP_FUNCTIONS_MAX_INPUT_BYTES_PER_BATCH
 
 JSONPATH: Final = "JSONPath"
 JSONATA: Final = "JSONata"
@@ -494,8 +494,8 @@ def _item_batcher(batcher: Any, where: str, language: str) -> None:
     size = batcher.get("MaxInputBytesPerBatch")
     if size is not None and not _expression(size, language):
         _positive_int(size, f"{where}.MaxInputBytesPerBatch")
-        if size > MAX_PAYLOAD_BYTES:
-            raise ValueError(f"{where}.MaxInputBytesPerBatch cannot exceed {MAX_PAYLOAD_BYTES}")
+        if size > (most := STEP_FUNCTIONS_MAX_INPUT_BYTES_PER_BATCH.value):
+            raise ValueError(f"{where}.MaxInputBytesPerBatch cannot exceed {most}")
     for key in ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"):
         if key in batcher:
             _path(batcher[key], f"{where}.{key}")

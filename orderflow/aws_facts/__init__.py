@@ -348,6 +348,9 @@ DYNAMODB_STREAM_RETENTION_SECONDS: Final = Fact(
     _docs("amazondynamodb/latest/developerguide/Streams.html"),
     note="Stream records are removed after 24 hours; a record older than that is lost.",
 )
+DYNAMODB_STREAMS_GET_RECORDS_MAX: Final = Fact(
+    1000, _docs("amazondynamodb/latest/APIReference/API_streams_GetRecords.html")
+)
 
 # --- SQS (continued) ----------------------------------------------------------------------
 _SQS_SEND_BATCH = _docs("AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html")
@@ -615,6 +618,20 @@ _EVENTBRIDGE_PRICING = _pricing("eventbridge")
 PRICE_EVENTBRIDGE_CUSTOM_EVENT: Final = Fact(1.00 / MILLION, _EVENTBRIDGE_PRICING)
 PRICE_PIPES_REQUEST: Final = Fact(
     0.40 / MILLION, _EVENTBRIDGE_PRICING, note="Requests after filtering."
+)
+
+# --- IAM Access Analyzer policy validation (read by `orderflow_ops verify`) ---------------
+_VALIDATE_POLICY = _docs("access-analyzer/latest/APIReference/API_ValidatePolicy.html")
+ACCESS_ANALYZER_RESOURCE_TYPES: Final = Fact(
+    {
+        "trust": "AWS::IAM::AssumeRolePolicyDocument",
+        "bucket": "AWS::S3::Bucket",
+        "table": "AWS::DynamoDB::Table",
+    },
+    _VALIDATE_POLICY,
+    note="validatePolicyResourceType, with policyType RESOURCE_POLICY (a role's trust policy"
+    " is validated as a resource policy of this type). Queue, topic and key policies have no"
+    " type of their own: the checks that apply to every resource policy run for them.",
 )
 
 
