@@ -1,4 +1,4 @@
-"""`python -m orderflow_ops replay list | inspect ID | redrive [--dry-run]`.
+"""`python -m orderflow_ops replay list | inspect ID | redrive [--dry-run]`, and `verify`.
 
 Exit codes: 0 done (a dry run or skips included), 1 some redrive failed (its messages
 were released, nothing is lost; fix and run again), 2 usage or resolution error.
@@ -17,11 +17,13 @@ from orderflow_ops.messages import Letter
 from orderflow_ops.queue import DEFAULT_HOLD_SECONDS, DeadLetterQueue
 from orderflow_ops.replay import RedriveReport, inspect_letters, list_letters, redrive
 from orderflow_ops.stack import PIPELINES, QUEUE_ROLES, ResolutionError, load_outputs, resolve
+from orderflow_ops.verify import command as verify_command
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 ClientFactory = Callable[[argparse.Namespace], Clients]
+ClientMakerFactory = Callable[[argparse.Namespace], verify_command.ClientMaker]
 
 
 def _common() -> argparse.ArgumentParser:
@@ -82,7 +84,26 @@ def parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="also redrive letters refused by default"
     )
     again.add_argument("--limit", type=int, help="receive at most this many messages")
+    verify_command.add_parser(tools, _aws())
     return root
+
+
+def _aws() -> argparse.ArgumentParser:
+    aws = argparse.ArgumentParser(add_help=False)
+    group = aws.add_argument_group("AWS")
+    group.add_argument("--region")
+    group.add_argument("--profile")
+    return aws
+
+
+def aws_client_maker(args: argparse.Namespace) -> verify_command.ClientMaker:
+    """`make(service)` from the user's credentials (profile/region flags or the environment)."""
+    import boto3  # noqa: PLC0415 - only the AWS mode needs it at startup
+
+    make: verify_command.ClientMaker = boto3.Session(
+        profile_name=args.profile, region_name=args.region
+    ).client
+    return make
 
 
 def aws_clients(args: argparse.Namespace) -> Clients:
@@ -97,11 +118,14 @@ def main(
     argv: Sequence[str] | None = None,
     *,
     clients: ClientFactory = aws_clients,
+    client_maker: ClientMakerFactory = aws_client_maker,
     out: TextIO | None = None,
 ) -> int:
-    """Run one command; `clients` lets tests pass the emulator's moto-backed clients."""
+    """Run one command; `clients`/`client_maker` let tests pass moto-backed or stubbed clients."""
     stream = out if out is not None else sys.stdout
     args = parser().parse_args(argv)
+    if args.tool == "verify":
+        return verify_command.run(args, client_maker(args), stream)
     try:
         targets = resolve(
             load_outputs(args.stack_outputs),
