@@ -15,12 +15,21 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+import orderflow.aws_facts
+from orderflow.aws_facts import (
+    LAMBDA_MSK_NETWORK_ACTIONS,
+    LAMBDA_VPC_NETWORK_ACTIONS,
+    LAMBDA_XRAY_ACTIONS,
+)
+
 from .alarms import metric_alarm
 from .iam import Statement, policy_document, service_trust_policy
 from .settings import LAMBDA_RUNTIME, Common
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = REPO_ROOT / "runtime"
+# The facts table the runtime reads (its limits), wherever orderflow is installed from.
+FACTS_DIR = Path(orderflow.aws_facts.__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -58,12 +67,20 @@ class PythonFunction:
 
 
 def runtime_archive(family: str) -> pulumi.AssetArchive:
-    """The deployment package: `runtime/__init__.py`, `runtime/common/` and one family.
+    """The deployment package: `runtime/__init__.py`, `runtime/common/`, one family, and
+    the AWS facts table as `orderflow/aws_facts/` (the runtime reads its limits there).
 
     Paths are checked here because a missing folder passes silently under Pulumi mocks.
+    The facts go in file by file: a directory archive would carry `__pycache__` too.
     """
     family_dir = RUNTIME_DIR / family
-    for required in (RUNTIME_DIR / "__init__.py", RUNTIME_DIR / "common", family_dir):
+    facts = sorted(FACTS_DIR.glob("*.py"))
+    for required in (
+        RUNTIME_DIR / "__init__.py",
+        RUNTIME_DIR / "common",
+        family_dir,
+        FACTS_DIR / "__init__.py",
+    ):
         if not required.exists():
             raise FileNotFoundError(
                 f"Lambda code for {family!r} needs {required}, which is missing"
@@ -73,6 +90,7 @@ def runtime_archive(family: str) -> pulumi.AssetArchive:
             "runtime/__init__.py": pulumi.FileAsset(str(RUNTIME_DIR / "__init__.py")),
             "runtime/common": pulumi.FileArchive(str(RUNTIME_DIR / "common")),
             f"runtime/{family}": pulumi.FileArchive(str(family_dir)),
+            **{f"orderflow/aws_facts/{f.name}": pulumi.FileAsset(str(f)) for f in facts},
         }
     )
 
@@ -103,27 +121,21 @@ def build_python_function(
             resources=[pulumi.Output.concat(log_group.arn, ":*")],
         ),
         Statement(
-            # X-Ray trace segments have no resource-level permissions: AWS requires "*".
+            # X-Ray trace segments take no resource ARN: AWS requires "*".
             sid="WriteTraces",
-            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            actions=list(LAMBDA_XRAY_ACTIONS.value),
             resources=["*"],
         ),
     ]
     if spec.vpc_subnet_ids:
         statements.append(
             Statement(
-                # Lambda manages ENIs in the VPC; EC2 offers no resource scoping for these.
+                # Lambda manages ENIs in the VPC (for the function and, with an MSK
+                # mapping, to reach the cluster); AWS's policies grant them on "*".
                 sid="ManageNetworkInterfaces",
-                actions=[
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
+                actions=sorted(
+                    {*LAMBDA_VPC_NETWORK_ACTIONS.value, *LAMBDA_MSK_NETWORK_ACTIONS.value}
+                ),
                 resources=["*"],
             )
         )

@@ -12,39 +12,16 @@ from typing import TypedDict
 
 import pulumi
 
+from orderflow.aws_facts import CLOUDWATCH_LOGS_RETENTION_DAYS, SQS_MAX_RETENTION_SECONDS
+
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_ARCHITECTURE = "arm64"
 LAMBDA_RUNTIME = "python3.13"
-DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60
+DEAD_LETTER_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS.value  # the longest SQS keeps one
 POWERTOOLS_SSM_PARAMETER = "/aws/service/powertools/python/{arch}/{runtime}/latest"
 
 # CloudWatch Logs accepts only these retention values.
-VALID_RETENTION_DAYS = frozenset(
-    {
-        1,
-        3,
-        5,
-        7,
-        14,
-        30,
-        60,
-        90,
-        120,
-        150,
-        180,
-        365,
-        400,
-        545,
-        731,
-        1096,
-        1827,
-        2192,
-        2557,
-        2922,
-        3288,
-        3653,
-    }
-)
+VALID_RETENTION_DAYS = CLOUDWATCH_LOGS_RETENTION_DAYS.value
 
 
 class CommonArgs(TypedDict, total=False):

@@ -23,15 +23,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from orderflow import aws_facts
 from runtime.common import clients
 from runtime.common.retry import RetryPolicy, drain
 
-# SQS caps one message (body plus attribute names, types and values) at 256 KiB, and a
-# SendMessageBatch request at the same total. Queues may allow more today; 256 KiB is the
-# floor every queue accepts.
-SQS_MAX_MESSAGE_BYTES = 262_144
-SQS_MAX_BATCH_BYTES = 262_144
-SQS_MAX_BATCH_ENTRIES = 10
+# SQS caps one message (body plus attribute names, types and values), and a
+# SendMessageBatch request at the same total (the facts table, packaged with this code).
+# Queues may allow more today; this is the floor every queue accepts.
+SQS_MAX_MESSAGE_BYTES = aws_facts.SQS_MAX_MESSAGE_BYTES.value
+SQS_MAX_BATCH_BYTES = aws_facts.SQS_MAX_BATCH_BYTES.value
+SQS_MAX_BATCH_ENTRIES = aws_facts.SQS_MAX_BATCH_ENTRIES.value
 PREVIEW_CHARS = 4096
 
 

@@ -1,6 +1,7 @@
 """The `orderflow` distribution installs the repository's `components/` and `runtime/` as
-`orderflow.components` and `orderflow.runtime`, and the components find their Lambda code in
-either layout. Checked on a wheel actually built, then installed by unpacking it."""
+`orderflow.components` and `orderflow.runtime`, with the AWS facts table `orderflow.aws_facts`,
+and the components find their Lambda code (and the facts it reads) in either layout. Checked
+on a wheel actually built, then installed by unpacking it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ import pytest
 from consumers_support import ROOT, installed_components
 
 # What the build needs besides the two packages (pyproject.toml names README.md as readme).
-BUILD_INPUTS = ("pyproject.toml", "README.md", "components", "runtime")
+BUILD_INPUTS = ("pyproject.toml", "README.md", "components", "runtime", "orderflow")
+# The archive of a Lambda function of the validation family, in either layout.
+VALIDATION_ARCHIVE = [
+    "orderflow/aws_facts/__init__.py",
+    "runtime/__init__.py",
+    "runtime/common",
+    "runtime/validation",
+]
 
 
 def shipped_files(folder: str) -> set[str]:
@@ -59,12 +67,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_wheel_holds_both_folders_under_orderflow_and_nothing_else(wheel: Path) -> None:
+def test_wheel_holds_both_folders_and_the_facts_under_orderflow_and_nothing_else(
+    wheel: Path,
+) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     packaged = {n for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
-    expected = {f"orderflow/components/{f}" for f in shipped_files("components")} | {
-        f"orderflow/runtime/{f}" for f in shipped_files("runtime")
-    }
+    expected = (
+        {f"orderflow/components/{f}" for f in shipped_files("components")}
+        | {f"orderflow/runtime/{f}" for f in shipped_files("runtime")}
+        | {f"orderflow/aws_facts/{f}" for f in shipped_files("orderflow/aws_facts")}
+    )
+    assert "orderflow/aws_facts/__init__.py" in packaged
     assert sorted(expected - packaged) == [], "files the wheel lacks (pyproject packages?)"
     assert sorted(packaged - expected) == [], "files the wheel should not ship"
     # No top-level `components`/`runtime` that would collide with a user's own packages.
@@ -99,6 +112,7 @@ archive = code.runtime_archive("validation")
 print(json.dumps({
     "components": components.__file__,
     "runtime_dir": str(code.RUNTIME_DIR),
+    "facts_dir": str(code.FACTS_DIR),
     "archive": sorted(archive.assets),
     "classes": [name for name in components.__all__ if name[0].isupper()],
 }))
@@ -116,7 +130,8 @@ print(json.dumps({
     found = json.loads(done.stdout)
     assert Path(found["components"]).is_relative_to(site / "orderflow" / "components")
     assert Path(found["runtime_dir"]) == site / "orderflow" / "runtime"
-    assert found["archive"] == ["runtime/__init__.py", "runtime/common", "runtime/validation"]
+    assert Path(found["facts_dir"]) == site / "orderflow" / "aws_facts"
+    assert found["archive"] == VALIDATION_ARCHIVE
     assert {"ValidationPipeline", "PremiumOrderPipe", "ConsolidationConsumer"} <= set(
         found["classes"]
     )
