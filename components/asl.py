@@ -19,11 +19,19 @@ TRANSIENT_LAMBDA_ERRORS = [
 ]
 
 
+# A dead-letter send is one SQS call: 5 s bounds an attempt, and 3 retries (1 + 2 + 4 s of
+# backoff) keep its worst case at 27 s, small enough for any Express path that ends in it.
+DEAD_LETTER_TIMEOUT_SECONDS = 5
+DEAD_LETTER_RETRIES = 3
+
+
 def lambda_retry(max_attempts: int, *, transient_attempts: int = 6) -> list[dict[str, Any]]:
     """Transient Lambda faults, then the function's own errors, with full-jitter backoff.
 
     Attempts are finite on both: a poison input ends in the Catch (and a dead-letter
-    queue), never in an endless loop.
+    queue), never in an endless loop. Each retrier counts its own attempts, so a task runs
+    up to 1 + `transient_attempts` + `max_attempts` times: inside an Express execution that
+    must fit its 5 minutes (`components.express_budget`).
     """
     return [
         {
@@ -82,12 +90,14 @@ def dead_letter_task(
                 "pipeline": {"DataType": "String", "StringValue": pipeline},
             },
         },
+        "TimeoutSeconds": DEAD_LETTER_TIMEOUT_SECONDS,
         "Retry": [
             {
                 "ErrorEquals": ["States.ALL"],
                 "IntervalSeconds": 1,
-                "MaxAttempts": 5,
+                "MaxAttempts": DEAD_LETTER_RETRIES,
                 "BackoffRate": 2.0,
+                "MaxDelaySeconds": 4,
                 "JitterStrategy": "FULL",
             }
         ],

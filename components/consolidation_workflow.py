@@ -18,6 +18,11 @@ from .asl import LAMBDA_INVOKE, lambda_retry
 # Step Functions' payload limit per child execution is 262,144 bytes, and ItemBatcher
 # measures only the Items: leave room for the BatchInput and the wrapper object.
 MAX_BATCH_BYTES = 240_000
+# Each batch of rows runs in an Express child (5 minutes, retries included): 40 s x
+# (1 + 3 + 2) attempts + 13 s of backoff = 253 s worst case (`components.express_budget`).
+DEFAULT_UPDATE_TIMEOUT_SECONDS = 40
+DEFAULT_UPDATE_RETRY_ATTEMPTS = 2
+UPDATE_TRANSIENT_ATTEMPTS = 3
 
 # output_format of the event → ItemReader configuration and the file suffix it reads.
 READERS: dict[str, tuple[dict[str, str], str]] = {
@@ -28,7 +33,13 @@ READERS: dict[str, tuple[dict[str, str], str]] = {
 
 
 def _rows_map(
-    fmt: str, updater_arn: str, batch_size: int, concurrency: int, max_attempts: int
+    fmt: str,
+    updater_arn: str,
+    batch_size: int,
+    concurrency: int,
+    max_attempts: int,
+    *,
+    timeout_seconds: int,
 ) -> dict[str, Any]:
     reader, _ = READERS[fmt]
     task = f"ApplyUpdates_{fmt}"
@@ -55,7 +66,10 @@ def _rows_map(
                     "Resource": LAMBDA_INVOKE,
                     "Parameters": {"FunctionName": updater_arn, "Payload.$": "$"},
                     "OutputPath": "$.Payload",
-                    "Retry": lambda_retry(max_attempts, transient_attempts=8),
+                    "TimeoutSeconds": timeout_seconds,
+                    "Retry": lambda_retry(
+                        max_attempts, transient_attempts=UPDATE_TRANSIENT_ATTEMPTS
+                    ),
                     "End": True,
                 }
             },
@@ -71,7 +85,8 @@ def consolidation_definition(
     batch_size: int,
     row_concurrency: int,
     file_concurrency: int,
-    max_attempts: int = 4,
+    max_attempts: int = DEFAULT_UPDATE_RETRY_ATTEMPTS,
+    timeout_seconds: int = DEFAULT_UPDATE_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
     """Input: `{"bucket", "prefix", "format", "consolidation": {...}}` from the consumer."""
     fmt_choices = [
@@ -97,7 +112,12 @@ def consolidation_definition(
     }
     for fmt in READERS:
         file_states[f"UpdateRows_{fmt}"] = _rows_map(
-            fmt, updater_arn, batch_size, row_concurrency, max_attempts
+            fmt,
+            updater_arn,
+            batch_size,
+            row_concurrency,
+            max_attempts,
+            timeout_seconds=timeout_seconds,
         )
     return {
         "Comment": "orderflow ConsolidationConsumer: update every chargeback of one consolidation",

@@ -11,6 +11,7 @@ the next tick. See `components/reconciliation_workflow.py` for why Express.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -24,6 +25,12 @@ from .dashboard import (
     workflow_panel,
 )
 from .dead_letter_queue import build_dead_letter_queue
+from .express_budget import (
+    PLACEHOLDER_QUEUE_URL,
+    check_express_budget,
+    check_task_settings,
+    placeholder_arn,
+)
 from .iam import Statement, kms_statements
 from .lambda_function import (
     FunctionSpec,
@@ -31,7 +38,13 @@ from .lambda_function import (
     build_python_function,
     invoke_statement,
 )
-from .reconciliation_workflow import reconciliation_definition
+from .reconciliation_workflow import (
+    DEFAULT_RETRY_ATTEMPTS,
+    FLAG_TIMEOUT_SECONDS,
+    RECONCILE_TIMEOUT_SECONDS,
+    SWEEP_TIMEOUT_SECONDS,
+    reconciliation_definition,
+)
 from .settings import CommonArgs, resolve_common
 from .state_machine import WorkflowType, build_state_machine
 from .table import IndexSpec, TableSpec, build_table
@@ -62,6 +75,12 @@ class LateDataReconcilerArgs(CommonArgs, total=False):
     """Time zone whose calendar days the aggregates count (default UTC)."""
     workflow_type: WorkflowType
     """EXPRESS (default, cheapest; every step is idempotent) or STANDARD."""
+    sweep_timeout_seconds: int
+    """Timeout of the sweep function (default 60; it stops early and the next tick goes
+    on). In an EXPRESS workflow every path must end within 5 minutes, retries included:
+    a timeout and retry count whose worst case cannot fit is refused."""
+    retry_attempts: int
+    """Retries of a failed flag or reconcile step (default 2) before it is dead-lettered."""
     deletion_protection: bool
     """Deletion protection of the ledger table (default true)."""
 
@@ -114,6 +133,10 @@ class LateDataReconciler(pulumi.ComponentResource):
         workflow_type = args.get("workflow_type", "EXPRESS")
         if workflow_type not in ("EXPRESS", "STANDARD"):
             raise ValueError(f"workflow_type must be EXPRESS or STANDARD, not {workflow_type!r}")
+        workflow_settings = _workflow_settings(name, args, workflow_type)
+        timeouts = dict(
+            zip(("flag", "reconcile", "sweep"), workflow_settings["timeouts"], strict=True)
+        )
         super().__init__("orderflow:index:LateDataReconciler", name, None, opts)
 
         bus_name = args.get("event_bus_name", "default")
@@ -178,7 +201,7 @@ class LateDataReconciler(pulumi.ComponentResource):
                     statements=[*grants, *kms],
                     environment=environment,
                     memory_mb=256,
-                    timeout_seconds=300 if role == "sweep" else 60,
+                    timeout_seconds=timeouts[role],
                 ),
                 common,
                 self,
@@ -220,7 +243,11 @@ class LateDataReconciler(pulumi.ComponentResource):
         definition = pulumi.Output.all(flag.arn, reconcile.arn, sweep.arn, dlq.url).apply(
             lambda v: json.dumps(
                 reconciliation_definition(
-                    flag_arn=v[0], reconcile_arn=v[1], sweep_arn=v[2], dead_letter_queue_url=v[3]
+                    flag_arn=v[0],
+                    reconcile_arn=v[1],
+                    sweep_arn=v[2],
+                    dead_letter_queue_url=v[3],
+                    **workflow_settings,
                 ),
                 indent=2,
             )
@@ -310,6 +337,33 @@ class LateDataReconciler(pulumi.ComponentResource):
                 "schedule_dead_letter_queue_url": self.schedule_dead_letter_queue_url,
             }
         )
+
+
+def _workflow_settings(
+    name: str, args: LateDataReconcilerArgs, workflow_type: str
+) -> dict[str, Any]:
+    """The workflow's settings, refused when an Express path's worst case cannot fit."""
+    sweep_timeout = args.get("sweep_timeout_seconds", SWEEP_TIMEOUT_SECONDS)
+    attempts = args.get("retry_attempts", DEFAULT_RETRY_ATTEMPTS)
+    check_task_settings("sweep_timeout_seconds", sweep_timeout, "retry_attempts", attempts)
+    settings: dict[str, Any] = {
+        "max_attempts": attempts,
+        "timeouts": (FLAG_TIMEOUT_SECONDS, RECONCILE_TIMEOUT_SECONDS, sweep_timeout),
+    }
+    arns = [placeholder_arn(role) for role in ("flag", "reconcile", "sweep")]
+    check_express_budget(
+        f"LateDataReconciler {name!r}",
+        reconciliation_definition(
+            flag_arn=arns[0],
+            reconcile_arn=arns[1],
+            sweep_arn=arns[2],
+            dead_letter_queue_url=PLACEHOLDER_QUEUE_URL,
+            **settings,
+        ),
+        workflow_type,
+        dict(zip(arns, settings["timeouts"], strict=True)),
+    )
+    return settings
 
 
 def late_record_pattern(source: str, detail_type: str) -> dict[str, list[str]]:

@@ -13,9 +13,27 @@ from typing import Any
 
 from .asl import LAMBDA_INVOKE, dead_letter_task, lambda_retry
 
+# Express by default: every path must end within 5 minutes, retries included
+# (`components.express_budget` checks it). Event path, worst case: flag 10 s x 5 attempts
+# + 9 s, reconcile 20 s x 5 + 9 s, a dead letter 27 s = 195 s. Sweep path: 60 s x 3
+# attempts + 3 s, then its dead letter = 210 s; the sweep stops early when its time runs
+# short, and the next tick carries on where it stopped.
+FLAG_TIMEOUT_SECONDS = 10
+RECONCILE_TIMEOUT_SECONDS = 20
+SWEEP_TIMEOUT_SECONDS = 60
+DEFAULT_RETRY_ATTEMPTS = 2
+TRANSIENT_ATTEMPTS = 2
+SWEEP_RETRY_ATTEMPTS = 1
+
 
 def _invoke(
-    function_arn: str, payload_path: str, result_path: str, max_attempts: int
+    function_arn: str,
+    payload_path: str,
+    result_path: str,
+    *,
+    timeout_seconds: int,
+    max_attempts: int,
+    transient_attempts: int = TRANSIENT_ATTEMPTS,
 ) -> dict[str, Any]:
     return {
         "Type": "Task",
@@ -23,7 +41,8 @@ def _invoke(
         "Parameters": {"FunctionName": function_arn, "Payload.$": payload_path},
         "ResultSelector": {"result.$": "$.Payload"},
         "ResultPath": result_path,
-        "Retry": lambda_retry(max_attempts),
+        "TimeoutSeconds": timeout_seconds,
+        "Retry": lambda_retry(max_attempts, transient_attempts=transient_attempts),
     }
 
 
@@ -33,9 +52,20 @@ def reconciliation_definition(
     reconcile_arn: str,
     sweep_arn: str,
     dead_letter_queue_url: str,
-    max_attempts: int = 4,
+    max_attempts: int = DEFAULT_RETRY_ATTEMPTS,
+    timeouts: tuple[int, int, int] = (
+        FLAG_TIMEOUT_SECONDS,
+        RECONCILE_TIMEOUT_SECONDS,
+        SWEEP_TIMEOUT_SECONDS,
+    ),
+    sweep_attempts: int = SWEEP_RETRY_ATTEMPTS,
 ) -> dict[str, Any]:
-    """Event path: flag → reconcile (retried, then dead-lettered); sweep path: re-drive."""
+    """Event path: flag → reconcile (retried, then dead-lettered); sweep path: re-drive.
+
+    `timeouts` are the flag, reconcile and sweep functions' timeouts; a failed sweep is
+    dead-lettered (`sweep_failed`) and fails the execution, so its alarm fires.
+    """
+    flag_timeout, reconcile_timeout, sweep_timeout = timeouts
     catch_all = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error"}]
     return {
         "Comment": "orderflow LateDataReconciler: record and reconcile late orders exactly once",
@@ -57,7 +87,13 @@ def reconciliation_definition(
                 "Default": "FlagLateOrder",
             },
             "FlagLateOrder": {
-                **_invoke(flag_arn, "$", "$.flagged", max_attempts),
+                **_invoke(
+                    flag_arn,
+                    "$",
+                    "$.flagged",
+                    timeout_seconds=flag_timeout,
+                    max_attempts=max_attempts,
+                ),
                 "Catch": [{**catch_all[0], "Next": "DeadLetterEvent"}],
                 "Next": "IsAccepted",
             },
@@ -77,7 +113,13 @@ def reconciliation_definition(
                 "Comment": "FlagLateOrder dead-lettered the event with its reason",
             },
             "Reconcile": {
-                **_invoke(reconcile_arn, "$.flagged.result", "$.reconciled", max_attempts),
+                **_invoke(
+                    reconcile_arn,
+                    "$.flagged.result",
+                    "$.reconciled",
+                    timeout_seconds=reconcile_timeout,
+                    max_attempts=max_attempts,
+                ),
                 "Catch": [{**catch_all[0], "Next": "DeadLetterReconcile"}],
                 "Next": "Reconciled",
             },
@@ -120,9 +162,34 @@ def reconciliation_definition(
                 "Cause": "The late record could not be recorded; the event was dead-lettered",
             },
             "Sweep": {
-                **_invoke(sweep_arn, "$", "$.swept", max_attempts),
+                **_invoke(
+                    sweep_arn,
+                    "$",
+                    "$.swept",
+                    timeout_seconds=sweep_timeout,
+                    max_attempts=sweep_attempts,
+                    transient_attempts=sweep_attempts,
+                ),
+                "Catch": [{**catch_all[0], "Next": "DeadLetterSweep"}],
                 "Next": "Swept",
             },
             "Swept": {"Type": "Succeed"},
+            "DeadLetterSweep": {
+                **dead_letter_task(
+                    dead_letter_queue_url,
+                    pipeline="late-data",
+                    reason="sweep_failed",
+                    id_path="$$.Execution.Name",
+                    source={"execution.$": "$$.Execution.Id"},
+                    record_path="$$.Execution.Input",
+                ),
+                "Next": "SweepFailed",
+            },
+            "SweepFailed": {
+                "Type": "Fail",
+                "Error": "SweepFailed",
+                "Cause": "The sweep failed after its retries; it was dead-lettered and the "
+                "next scheduled tick sweeps again",
+            },
         },
     }

@@ -27,6 +27,11 @@ S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 # Step Functions' payload limit per child execution is 262,144 bytes, and ItemBatcher
 # measures only the Items: leave room for the BatchInput and the wrapper object.
 MAX_BATCH_BYTES = 240_000
+# Each batch runs in an Express child (5 minutes, retries included): 40 s x (1 + 2 + 2)
+# attempts + 9 s of backoff = 209 s worst case (checked by `components.express_budget`).
+DEFAULT_BATCH_TIMEOUT_SECONDS = 40
+DEFAULT_BATCH_RETRY_ATTEMPTS = 2
+BATCH_TRANSIENT_ATTEMPTS = 2
 
 # The reader configuration per file format that InspectFile can report.
 READERS: dict[str, dict[str, str]] = {
@@ -43,7 +48,8 @@ def _map_state(
     batch_size: int,
     max_concurrency: int,
     child_type: str,
-    max_attempts: int,
+    batch_timeout_seconds: int,
+    batch_retry_attempts: int,
 ) -> dict[str, Any]:
     return {
         "Type": "Map",
@@ -81,7 +87,11 @@ def _map_state(
                     "Resource": LAMBDA_INVOKE,
                     "Parameters": {"FunctionName": validate_arn, "Payload.$": "$"},
                     "OutputPath": "$.Payload",
-                    "Retry": lambda_retry(max_attempts),
+                    # An Express child: timeout x attempts + backoff must fit 5 minutes.
+                    "TimeoutSeconds": batch_timeout_seconds,
+                    "Retry": lambda_retry(
+                        batch_retry_attempts, transient_attempts=BATCH_TRANSIENT_ATTEMPTS
+                    ),
                     "End": True,
                 }
             },
@@ -103,6 +113,8 @@ def validation_definition(
     max_concurrency: int,
     child_type: str = "EXPRESS",
     max_attempts: int = 3,
+    batch_timeout_seconds: int = DEFAULT_BATCH_TIMEOUT_SECONDS,
+    batch_retry_attempts: int = DEFAULT_BATCH_RETRY_ATTEMPTS,
 ) -> dict[str, Any]:
     """Build the workflow definition for resolved ARNs/URLs (call inside `Output.apply`)."""
     map_states = {
@@ -112,7 +124,8 @@ def validation_definition(
             batch_size=batch_size,
             max_concurrency=max_concurrency,
             child_type=child_type,
-            max_attempts=max_attempts,
+            batch_timeout_seconds=batch_timeout_seconds,
+            batch_retry_attempts=batch_retry_attempts,
         )
         for fmt in READERS
     }

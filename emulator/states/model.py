@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from emulator.states.history import HistoryEvent
@@ -18,6 +19,10 @@ class TaskContext:
     state_name: str
     role_arn: str
     workflow_type: str
+    spend: Callable[[float], None] = field(default=lambda seconds: None, compare=False, repr=False)
+    """Report how long the call took (a Lambda's duration, a timeout's full length): the
+    interpreter advances the execution's virtual clock by it, checks the state's
+    TimeoutSeconds and the execution's limit (Express: 5 minutes, retries included)."""
 
 
 class TaskDispatcher(Protocol):

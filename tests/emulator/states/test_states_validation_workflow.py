@@ -182,10 +182,10 @@ def test_failing_batch_exceeds_zero_tolerance_and_dead_letters_the_file() -> Non
     assert letter["error"] == "States.ExceedToleratedFailureThreshold"
     child = result.children[0]
     assert child.status == "FAILED"
-    # 1 try + 3 retries of States.TaskFailed (max_attempts=3), each one a transition
-    assert len(dispatcher.calls_to(VALIDATE)) == 4
-    assert child.state_transitions == 1 + 1 + 3
-    assert 0 < child.virtual_seconds <= 2 + 4 + 8
+    # 1 try + 2 retries of States.TaskFailed (batch_retry_attempts=2), each one a transition
+    assert len(dispatcher.calls_to(VALIDATE)) == 3
+    assert child.state_transitions == 1 + 1 + 2
+    assert 0 < child.virtual_seconds <= 2 + 4
 
 
 def test_transient_lambda_errors_are_retried_inside_the_child() -> None:
