@@ -14,6 +14,12 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from orderflow.aws_facts import (
+    CLOUDWATCH_LOGS_VENDED_PREFIX,
+    STEP_FUNCTIONS_LOG_DELIVERY_ACTIONS,
+    STEP_FUNCTIONS_XRAY_ACTIONS,
+)
+
 from .alarms import metric_alarm
 from .iam import Statement, policy_document, service_trust_policy
 from .settings import Common
@@ -65,7 +71,9 @@ def build_state_machine(
     child = pulumi.ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
-        name_prefix=f"/orderflow/states/{name}-",
+        # Under /aws/vendedlogs/: the service need not add the group to the account's
+        # 5,120-character CloudWatch Logs resource policy (AWS's recommendation).
+        name_prefix=f"{CLOUDWATCH_LOGS_VENDED_PREFIX.value}states/orderflow-{name}-",
         retention_in_days=common.log_retention_days,
         kms_key_id=common.kms_key_arn,
         opts=child,
@@ -79,29 +87,15 @@ def build_state_machine(
     base = [
         *statements,
         Statement(
-            # CloudWatch Logs vended delivery has no resource-level permissions: AWS requires "*".
+            # CloudWatch Logs vended delivery takes no resource ARN: AWS requires "*".
             sid="DeliverLogs",
-            actions=[
-                "logs:CreateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:DescribeLogGroups",
-                "logs:DescribeResourcePolicies",
-                "logs:GetLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:UpdateLogDelivery",
-            ],
+            actions=list(STEP_FUNCTIONS_LOG_DELIVERY_ACTIONS.value),
             resources=["*"],
         ),
         Statement(
-            # X-Ray has no resource-level permissions: AWS requires "*".
+            # X-Ray takes no resource ARN: AWS requires "*".
             sid="WriteTraces",
-            actions=[
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-                "xray:PutTelemetryRecords",
-                "xray:PutTraceSegments",
-            ],
+            actions=list(STEP_FUNCTIONS_XRAY_ACTIONS.value),
             resources=["*"],
         ),
     ]

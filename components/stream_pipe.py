@@ -17,21 +17,33 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from orderflow.aws_facts import (
+    CLOUDWATCH_LOGS_VENDED_PREFIX,
+    DYNAMODB_STREAM_RETENTION_SECONDS,
+    PIPES_ACCEPT_CIDR,
+    PIPES_ANYTHING_BUT_FORMS,
+    PIPES_DYNAMODB_SOURCE_ACTIONS,
+    PIPES_FILTER_OPERATORS,
+    PIPES_STREAM_BATCH_SIZE,
+    PIPES_STREAM_BATCHING_WINDOW_SECONDS,
+    PIPES_STREAM_MAX_RETRY_ATTEMPTS,
+    PIPES_STREAM_PARALLELIZATION_FACTOR,
+)
+
 from .alarms import metric_alarm
 from .dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
 from .iam import Statement, kms_statements, policy_document, service_trust_policy
 from .lambda_function import PythonFunction
 from .settings import Common
 
-STREAM_RETENTION_SECONDS = 24 * 60 * 60
+STREAM_RETENTION_SECONDS = DYNAMODB_STREAM_RETENTION_SECONDS.value
 
 # Filter operators EventBridge Pipes accepts. Event-bus rules accept more (`wildcard`, and
 # `anything-but` with wildcard/prefix/suffix/equals-ignore-case); Pipes refuses those or,
 # like the seed's `{"anything-but": "*test.com*"}`, reads them as a literal.
-PIPES_OPERATORS = frozenset(
-    {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case"}
+PIPES_OPERATORS = PIPES_FILTER_OPERATORS.value | (
+    frozenset({"cidr"}) if PIPES_ACCEPT_CIDR.value else frozenset()
 )
-PIPES_ANYTHING_BUT_FORMS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -79,22 +91,25 @@ def unsupported_filter_operators(pattern: Any) -> list[str]:
                         found += [
                             f"anything-but/{form}"
                             for form in argument
-                            if form not in PIPES_ANYTHING_BUT_FORMS
+                            if form not in PIPES_ANYTHING_BUT_FORMS.value
                         ]
     return found
 
 
 def check_settings(settings: StreamPipeSettings) -> None:
     """Reject values Pipes refuses, and unbounded retries that would block a shard."""
-    if not 1 <= settings.batch_size <= 10_000:
-        raise ValueError(f"batch_size must be 1..10,000, not {settings.batch_size}")
-    if not 0 <= settings.batching_window_seconds <= 300:
+    if settings.batch_size not in (sizes := PIPES_STREAM_BATCH_SIZE.value):
+        raise ValueError(f"batch_size must be {sizes}, not {settings.batch_size}")
+    if settings.batching_window_seconds not in (
+        window := PIPES_STREAM_BATCHING_WINDOW_SECONDS.value
+    ):
         raise ValueError(
-            f"batching_window_seconds must be 0..300, not {settings.batching_window_seconds}"
+            f"batching_window_seconds must be {window}, not {settings.batching_window_seconds}"
         )
-    if not 0 <= settings.maximum_retry_attempts <= 10_000:
+    most = PIPES_STREAM_MAX_RETRY_ATTEMPTS.value.high
+    if not 0 <= settings.maximum_retry_attempts <= most:
         raise ValueError(
-            f"maximum_retry_attempts must be 0..10,000 (finite: an endless retry blocks the "
+            f"maximum_retry_attempts must be 0..{most:,} (finite: an endless retry blocks the "
             f"shard for a day), not {settings.maximum_retry_attempts}"
         )
     if not 60 <= settings.maximum_record_age_seconds < STREAM_RETENTION_SECONDS:
@@ -102,9 +117,11 @@ def check_settings(settings: StreamPipeSettings) -> None:
             "maximum_record_age_seconds must be at least 60 and below the stream's 24-hour "
             f"retention, not {settings.maximum_record_age_seconds}"
         )
-    if not 1 <= settings.parallelization_factor <= 10:
+    if settings.parallelization_factor not in (
+        factors := PIPES_STREAM_PARALLELIZATION_FACTOR.value
+    ):
         raise ValueError(
-            f"parallelization_factor must be 1..10, not {settings.parallelization_factor}"
+            f"parallelization_factor must be {factors}, not {settings.parallelization_factor}"
         )
 
 
@@ -134,7 +151,9 @@ def build_stream_pipe(
     )
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
-        name_prefix=f"/orderflow/pipes/{name}-",
+        # Under /aws/vendedlogs/: the service need not add the group to the account's
+        # 5,120-character CloudWatch Logs resource policy (AWS's recommendation).
+        name_prefix=f"{CLOUDWATCH_LOGS_VENDED_PREFIX.value}pipes/orderflow-{name}-",
         retention_in_days=common.log_retention_days,
         kms_key_id=common.kms_key_arn,
         opts=child,
@@ -148,17 +167,13 @@ def build_stream_pipe(
     statements = [
         Statement(
             sid="ReadStream",
-            actions=[
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-            ],
+            actions=list(PIPES_DYNAMODB_SOURCE_ACTIONS.value["stream"]),
             resources=[stream_arn],
         ),
         Statement(
-            # ListStreams has no resource-level permissions: AWS requires "*".
+            # ListStreams takes no resource ARN: AWS requires "*".
             sid="ListStreams",
-            actions=["dynamodb:ListStreams"],
+            actions=list(PIPES_DYNAMODB_SOURCE_ACTIONS.value["*"]),
             resources=["*"],
         ),
         Statement(
