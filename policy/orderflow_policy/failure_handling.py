@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from orderflow.aws_facts import DYNAMODB_STREAM_RETENTION_SECONDS, LAMBDA_ESM_MAX_RETRY_ATTEMPTS
+
 from . import tokens
 from .model import (
     Props,
@@ -26,8 +28,9 @@ from .model import (
     show_number,
 )
 
-STREAM_RETENTION_SECONDS = 86_400  # DynamoDB Streams keep records for 24 hours
-MAX_RETRY_ATTEMPTS = 10_000
+STREAM_RETENTION_SECONDS = DYNAMODB_STREAM_RETENTION_SECONDS.value
+# Event source mappings and pipes alike take at most this many retries.
+MAX_RETRY_ATTEMPTS = LAMBDA_ESM_MAX_RETRY_ATTEMPTS.value.high
 # Event source mapping sources that support (and need) an on-failure destination.
 ON_FAILURE_SOURCES = frozenset({"dynamodb", "kinesis", "kafka"})
 # Services that invoke Lambda asynchronously through a resource-based permission.

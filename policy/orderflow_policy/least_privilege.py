@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orderflow.aws_facts import actions_without_resource_arn
+
 from . import tokens
 from .documents import (
     DOCUMENT_TYPES,
@@ -22,41 +24,8 @@ from .documents import (
 )
 from .model import Props, ResourceRule, as_list, has_text
 
-# Actions AWS offers no resource-level permissions for: "*" is the only resource they take.
-UNSCOPABLE_ACTIONS = frozenset(
-    action.lower()
-    for action in (
-        # X-Ray: trace segments and sampling rules are not resources.
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-        "xray:GetSamplingStatisticSummaries",
-        # CloudWatch Logs vended delivery (Step Functions, Pipes logging to a log group).
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-        # Listing streams and brokers: discovery calls with no resource type.
-        "dynamodb:ListStreams",
-        "kafka:GetBootstrapBrokers",
-        # EC2 network interfaces Lambda manages for functions in a VPC.
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-        "ec2:DescribeSecurityGroups",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeVpcs",
-        # Custom metrics (scope them with the cloudwatch:namespace condition instead).
-        "cloudwatch:PutMetricData",
-    )
-)
+# Actions that take no resource ARN: "*" is the only resource they take (the facts table).
+UNSCOPABLE_ACTIONS = frozenset(action.lower() for action in actions_without_resource_arn())
 
 # AWS managed policies that grant `*` actions; attaching one defeats every inline scope.
 BROAD_MANAGED_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
+from orderflow.aws_facts import CLOUDWATCH_LOGS_RETENTION_DAYS
+
 from . import tokens
 from .model import Props, ResourceRule, as_list, as_number, dig, is_true, show_number
 
 # The retention values CloudWatch Logs accepts (0 / absent means "never expire").
-VALID_RETENTION_DAYS = frozenset(
-    {
-        1,
-        3,
-        5,
-        7,
-        14,
-        30,
-        60,
-        90,
-        120,
-        150,
-        180,
-        365,
-        400,
-        545,
-        731,
-        1096,
-        1827,
-        2192,
-        2557,
-        2922,
-        3288,
-        3653,
-    }
-)
+VALID_RETENTION_DAYS = CLOUDWATCH_LOGS_RETENTION_DAYS.value
 
 
 def check_retention(resource_type: str, props: Props) -> list[str]:

@@ -6,31 +6,10 @@ from typing import Any
 
 from pulumi_harness import Recorded, Stack
 
-# Actions AWS offers no resource-level permissions for: "*" is the only valid resource.
-RESOURCE_STAR_ALLOWED = {
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "logs:CreateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:DescribeLogGroups",
-    "logs:DescribeResourcePolicies",
-    "logs:GetLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:UpdateLogDelivery",
-    "dynamodb:ListStreams",
-    "kafka:GetBootstrapBrokers",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcs",
-    "ec2:UnassignPrivateIpAddresses",
-}
+from orderflow.aws_facts import actions_without_resource_arn
+
+# Actions that take no resource ARN: "*" is the only valid resource (the facts table).
+RESOURCE_STAR_ALLOWED = actions_without_resource_arn()
 
 
 def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,6 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orderflow.aws_facts import (
+    EVENT_BUS_ANYTHING_BUT_FORMS,
+    EVENT_BUS_FILTER_OPERATORS,
+    FILTER_CASE_FOLDING_OPERATORS,
+    PIPES_ACCEPT_CIDR,
+    PIPES_ANYTHING_BUT_FORMS,
+    PIPES_FILTER_OPERATORS,
+)
+
 COMPARISONS = frozenset({"<", "<=", "=", ">", ">="})
 
 
@@ -28,21 +37,19 @@ class Dialect:
     """Whether `{"prefix": {"equals-ignore-case": "x"}}` is allowed."""
 
 
+# Both dialects as AWS's operators table states them (orderflow.aws_facts).
 RULE = Dialect(
     name="event bus rule",
-    operators=frozenset(
-        {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case"}
-        | {"wildcard", "cidr"}
-    ),
-    anything_but_forms=frozenset({"prefix", "suffix", "equals-ignore-case", "wildcard"}),
+    operators=EVENT_BUS_FILTER_OPERATORS.value,
+    anything_but_forms=EVENT_BUS_ANYTHING_BUT_FORMS.value,
     ignore_case_affixes=True,
 )
 PIPE = Dialect(
     name="pipe filter",
-    operators=frozenset({"prefix", "suffix", "anything-but", "numeric", "exists"})
-    | {"equals-ignore-case"},
-    anything_but_forms=frozenset(),
-    ignore_case_affixes=False,
+    operators=PIPES_FILTER_OPERATORS.value
+    | (frozenset({"cidr"}) if PIPES_ACCEPT_CIDR.value else frozenset()),
+    anything_but_forms=PIPES_ANYTHING_BUT_FORMS.value,
+    ignore_case_affixes=bool(FILTER_CASE_FOLDING_OPERATORS.value),
 )
 
 
