@@ -298,8 +298,8 @@ def listed_ids(objects: Mapping[str, str], event: Mapping[str, Any]) -> list[str
         if not uri.startswith(prefix) or not uri.endswith(SUFFIXES[fmt]):
             continue
         rows: Iterable[Any]
-        if fmt == "csv":
-            rows = csv.DictReader(io.StringIO(text))
+        if fmt == "csv":  # as exported: maybe with a byte-order mark
+            rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
         else:
             rows = (_decoded(line) for line in text.splitlines() if line.strip())
         ids.extend(

@@ -306,6 +306,20 @@ def apply_updates(event: dict[str, Any], context: Any) -> dict[str, int]:
 
     metrics.add_metric(name="ChargebacksUpdated", unit=MetricUnit.Count, value=summary["updated"])
     metrics.add_metric(name="ChargebacksMissing", unit=MetricUnit.Count, value=summary["missing"])
+    ties = summary["tiesWon"] + summary["tiesLost"]
+    if ties:
+        metrics.add_metric(name="ChargebackOrderTies", unit=MetricUnit.Count, value=ties)
+        logger.warning(
+            "another consolidation has the same partition date and sequence; the one whose "
+            "consolidation id sorts last holds each chargeback both list",
+            extra={
+                "consolidation_order": batch.consolidation.consolidation_order,
+                "tiesWon": summary["tiesWon"],
+                "tiesLost": summary["tiesLost"],
+                "otherJobs": sorted(set(results.rivals.values())),
+                "examples": sorted(results.rivals)[:5],
+            },
+        )
     logger.info(
         "batch applied",
         extra={

@@ -13,7 +13,6 @@ Permissions used: dynamodb:PutItem (consolidations table), states:StartExecution
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,24 +27,11 @@ from runtime.consolidation.schema import (
 )
 
 MAX_EXECUTION_NAME: Final = 80
-_VERSION: Final = "v1"  # bump only with a migration: it changes every key
 
 
 def idempotency_key(event: ConsolidationEvent) -> str:
-    """SHA-256 (hex) over the canonical JSON of the four identifying fields.
-
-    A trailing `/` on output_path does not make a different consolidation: the workflow
-    lists the same prefix either way.
-    """
-    identity = [
-        _VERSION,
-        event.job_name,
-        event.partition_date,
-        event.execution_sequence,
-        event.output_path.rstrip("/"),
-    ]
-    canonical = json.dumps(identity, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    """The consolidation id (schema.consolidation_id): the same one the order key ends with."""
+    return event.consolidation_id
 
 
 def execution_name(event: ConsolidationEvent, key: str) -> str:

@@ -13,6 +13,8 @@ zero-pads it to 9 digits and must compare as a string.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,7 +41,39 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.{0,40}", re.DOTALL)
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ORDER = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})#([0-9]{9})")
+_ORDER = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})#([0-9]{9})#([0-9a-f]{16})")
+_ID_VERSION: Final = "v1"  # bump only with a migration: it changes every consolidation id
+ORDER_TIEBREAK_CHARS: Final = 16
+
+
+def consolidation_id(
+    job_name: str, partition_date: str, execution_sequence: int, output_path: str
+) -> str:
+    """SHA-256 (hex) over the canonical JSON of what identifies one consolidation.
+
+    A trailing `/` on output_path does not make a different consolidation: the workflow
+    lists the same prefix either way.
+    """
+    identity = [_ID_VERSION, job_name, partition_date, execution_sequence, output_path.rstrip("/")]
+    canonical = json.dumps(identity, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def order_key(job_name: str, partition_date: str, execution_sequence: int, output_path: str) -> str:
+    """`<date>#<9-digit sequence>#<first 16 hex of the consolidation id>`.
+
+    Later dates, then later sequences, compare greater. Two different consolidations with
+    the same date and sequence (two jobs, or one job re-published to another path) still
+    get different keys, so neither is mistaken for a replay of the other; the one whose
+    id sorts last wins on every chargeback both touch, whatever order they arrive in.
+    """
+    digest = consolidation_id(job_name, partition_date, execution_sequence, output_path)
+    return f"{partition_date}#{execution_sequence:09d}#{digest[:ORDER_TIEBREAK_CHARS]}"
+
+
+def same_position(first: str, second: str) -> bool:
+    """Two order keys with the same date and sequence (replays, or a tie between jobs)."""
+    return first.rpartition("#")[0] == second.rpartition("#")[0]
 
 
 class Kind(Enum):
@@ -190,8 +224,17 @@ class ConsolidationEvent:
 
     @property
     def consolidation_order(self) -> str:
-        """Ordering key: later partition dates, then later sequences, compare greater."""
-        return f"{self.partition_date}#{self.execution_sequence:09d}"
+        """Ordering key (see `order_key`): date, then sequence, then the consolidation id."""
+        return order_key(
+            self.job_name, self.partition_date, self.execution_sequence, self.output_path
+        )
+
+    @property
+    def consolidation_id(self) -> str:
+        """The ledger's idempotency key (see `consolidation_id`)."""
+        return consolidation_id(
+            self.job_name, self.partition_date, self.execution_sequence, self.output_path
+        )
 
     @property
     def correlation_id(self) -> str:
@@ -376,7 +419,13 @@ class ConsolidationAttributes:
 
 
 def _valid_order(order: object, value: Mapping[str, Any]) -> bool:
-    """`YYYY-MM-DD#<9-digit sequence>` agreeing with `consolidation_execution`."""
+    """`YYYY-MM-DD#<sequence>#<id prefix>` agreeing with the job, sequence and path."""
     if not isinstance(order, str) or not (match := _ORDER.fullmatch(order)):
         return False
-    return _is_date(match.group(1)) and int(match.group(2)) == value.get("consolidation_execution")
+    job, path = value.get("consolidation_job_name"), value.get("consolidation_s3_path")
+    sequence = value.get("consolidation_execution")
+    if not (_is_date(match.group(1)) and isinstance(job, str) and isinstance(path, str)):
+        return False
+    if not (isinstance(sequence, int) and int(match.group(2)) == sequence):
+        return False
+    return order == order_key(job, match.group(1), sequence, path)

@@ -9,6 +9,13 @@ apart without a read (the updater may only UpdateItem): an old image means the i
 already at this consolidation or a newer one (a replay, or an older sequence arriving
 late: nothing changes, `updated_at` included); no image means the chargeback is missing.
 
+The order key ends with the consolidation's id (schema.order_key), so two consolidations
+with the same partition date and sequence (two jobs, or one re-published elsewhere) are
+not mistaken for replays of each other: the one whose id sorts last wins on every
+chargeback both list, in whichever order they arrive. That tie is reported, not hidden:
+`tiesWon` (this update replaced the other consolidation; seen in ReturnValues=UPDATED_OLD)
+and `tiesLost` (the other one holds the chargeback), with a warning naming the other job.
+
 Updates run on a bounded thread pool sharing one client (boto3 clients are thread-safe).
 Throttling and 5xx answers are retried with full-jitter backoff on top of botocore's own
 retries; whatever still fails makes the invocation raise so Step Functions retries the
@@ -29,7 +36,7 @@ from typing import Any, Final
 from runtime.common import clients
 from runtime.common.dead_letter import DeadLetter, build_dead_letter
 from runtime.common.retry import RetryPolicy
-from runtime.consolidation.schema import ConsolidationAttributes
+from runtime.consolidation.schema import ConsolidationAttributes, same_position
 
 MAX_BATCH_ROWS: Final = 500  # the workflow's ItemBatcher.MaxItemsPerBatch default
 MAX_CHARGEBACK_ID_BYTES: Final = 2048  # DynamoDB's partition key limit
@@ -80,6 +87,10 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     CURRENT = "alreadyCurrent"
     MISSING = "missing"
+    TIE_WON = "tiesWon"
+    """Updated over another consolidation with the same date and sequence."""
+    TIE_LOST = "tiesLost"
+    """Left alone: another consolidation with the same date and sequence sorts after this one."""
 
 
 @dataclass(frozen=True)
@@ -109,14 +120,38 @@ def parse_batch(event: Mapping[str, Any]) -> UpdateBatch:
     return UpdateBatch(consolidation, file, items)
 
 
+# What spreadsheet exports add around a header or a value: a UTF-8 byte-order mark before
+# the first header, a carriage return after the last field of a CRLF line (when a reader
+# splits on LF only). Neither is ever part of a column name or a chargeback id.
+_EXPORT_NOISE: Final = "\ufeff\r\n"
+ID_COLUMN: Final = "chargeback_id"
+
+
+def _id_value(row: dict[Any, Any]) -> object:
+    """The row's `chargeback_id` value, also under a header carrying a BOM or a CR."""
+    if ID_COLUMN in row:
+        return row[ID_COLUMN]
+    for name, value in row.items():
+        if isinstance(name, str) and name.strip(_EXPORT_NOISE + " \t") == ID_COLUMN:
+            return value
+    return None
+
+
 def chargeback_id(row: object) -> str | None:
-    """The row's chargeback id (CSV and JSON give strings; an integer id is taken as text)."""
+    """The row's chargeback id (CSV and JSON give strings; an integer id is taken as text).
+
+    Files exported with a byte-order mark and CRLF line endings are read like any other:
+    the header `\ufeffchargeback_id` names the same column, and a trailing CR is dropped.
+    """
     if not isinstance(row, dict):
         return None
-    value = row.get("chargeback_id")
+    value = _id_value(row)
     if type(value) is int:
         value = str(value)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        return None
+    value = value.strip(_EXPORT_NOISE)
+    if not value.strip():
         return None
     if len(value.encode("utf-8", "surrogatepass")) > MAX_CHARGEBACK_ID_BYTES:
         return None
@@ -162,8 +197,24 @@ def update_request(
             f":a{i}": ({"N": str(v)} if isinstance(v := values[name], int) else {"S": v})
             for i, name in enumerate(_ATTRIBUTE_NAMES)
         },
+        "ReturnValues": "UPDATED_OLD",
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
+
+
+def _text(image: Any, name: str) -> str | None:
+    value = image.get(name) if isinstance(image, dict) else None
+    text = value.get("S") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else None
+
+
+def classify(image: Any, order: str, *, updated: bool) -> Outcome:
+    """What an update did, from the old image: a plain update or replay, or a tie."""
+    before = _text(image, "consolidation_order")
+    tie = before is not None and before != order and same_position(before, order)
+    if updated:
+        return Outcome.TIE_WON if tie else Outcome.UPDATED
+    return Outcome.TIE_LOST if tie else Outcome.CURRENT
 
 
 def _error(exc: Exception) -> tuple[str, int]:
@@ -192,6 +243,8 @@ class UpdateResults:
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    rivals: dict[str, str] = field(default_factory=dict)
+    """For ties: the chargeback id → the other consolidation's job name (or order key)."""
 
     def ids(self, outcome: Outcome) -> list[str]:
         return [identifier for identifier, got in self.outcomes.items() if got is outcome]
@@ -235,10 +288,12 @@ class ChargebackUpdater:
         if not ids:
             return results
 
-        def one(identifier: str) -> tuple[str, Outcome | Exception]:
+        order = consolidation.consolidation_order
+
+        def one(identifier: str) -> tuple[str, tuple[Outcome, Any] | Exception]:
             request = update_request(self.table_name, identifier, consolidation, updated_at)
             try:
-                return identifier, self._update(client.update_item, request)
+                return identifier, self._update(client.update_item, request, order)
             except Exception as exc:  # reported per id; the caller decides to raise
                 return identifier, exc
 
@@ -247,25 +302,35 @@ class ChargebackUpdater:
                 if isinstance(outcome, Exception):
                     code, _ = _error(outcome)
                     results.failed[identifier] = code or type(outcome).__name__
-                else:
-                    results.outcomes[identifier] = outcome
+                    continue
+                got, image = outcome
+                results.outcomes[identifier] = got
+                if got in (Outcome.TIE_WON, Outcome.TIE_LOST):
+                    results.rivals[identifier] = _text(image, "consolidation_job_name") or str(
+                        _text(image, "consolidation_order")
+                    )
         return results
 
-    def _update(self, update_item: Callable[..., Any], request: dict[str, Any]) -> Outcome:
+    def _update(
+        self, update_item: Callable[..., Any], request: dict[str, Any], order: str
+    ) -> tuple[Outcome, Any]:
         for attempt in range(self.policy.max_attempts):
             if attempt:
                 self.policy.sleep(self.policy.delay(attempt - 1))
             try:
-                update_item(**request)
+                response = update_item(**request)
             except Exception as exc:
                 code, _ = _error(exc)
                 if code == "ConditionalCheckFailedException":
                     old = getattr(exc, "response", {}).get("Item")
-                    return Outcome.CURRENT if old else Outcome.MISSING
+                    if not old:
+                        return Outcome.MISSING, None
+                    return classify(old, order, updated=False), old
                 if not is_transient(exc) or attempt == self.policy.max_attempts - 1:
                     raise
                 continue
-            return Outcome.UPDATED
+            old = response.get("Attributes") if isinstance(response, dict) else None
+            return classify(old, order, updated=True), old
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
 
@@ -325,12 +390,18 @@ def batch_dead_letters(
 
 
 def summarize(plan: RowPlan, results: UpdateResults) -> dict[str, int]:
-    """The updater's return value; a repeated id counts as already current (a no-op)."""
+    """The updater's return value; a repeated id counts as already current (a no-op).
+
+    A tie won is an update too (`updated` counts it), and also counted in `tiesWon`.
+    """
+    won = results.count(Outcome.TIE_WON)
     return {
-        "updated": results.count(Outcome.UPDATED),
+        "updated": results.count(Outcome.UPDATED) + won,
         "alreadyCurrent": results.count(Outcome.CURRENT) + plan.repeats,
         "missing": results.count(Outcome.MISSING),
         "invalidRows": len(plan.invalid_rows),
+        "tiesWon": won,
+        "tiesLost": results.count(Outcome.TIE_LOST),
     }
 
 

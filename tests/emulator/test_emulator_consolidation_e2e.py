@@ -23,6 +23,7 @@ from emulator.report import table_items
 from emulator.scenarios import SCENARIOS
 from emulator.scenarios.base import Outcome, ScenarioInputError
 from emulator.scenarios.consolidation import expected_attributes, read_input
+from runtime.consolidation.schema import order_key
 
 pytestmark = pytest.mark.e2e
 
@@ -162,7 +163,7 @@ def test_the_seed_scenario_updates_all_20_chargebacks_with_the_seed_attributes(
     assert len(updated) == 20
     for item in updated.values():
         assert at(item, message)
-        assert item["consolidation_order"] == "2025-11-20#000000002"
+        assert item["consolidation_order"].startswith("2025-11-20#000000002#")
         assert item["created_at"].startswith("2025-11-20T05:")  # the rest of the item is kept
     assert (outcome.records_in, outcome.stored, outcome.dead_lettered) == (1, 1, 0)
     assert [e["status"] for e in report["executions"]] == ["SUCCEEDED"]
@@ -172,7 +173,7 @@ def test_the_seed_scenario_updates_all_20_chargebacks_with_the_seed_attributes(
     (ledger,) = [
         i
         for i in report["tables"]["consolidation-consolidations"]
-        if i["consolidation_order"] == "2025-11-20#000000002"
+        if i["consolidation_order"].startswith("2025-11-20#000000002#")
     ]
     assert ledger["execution_name"] == report["executions"][0]["name"]
     assert json.loads(ledger["source"])["topic"] == "chargeback-consolidation-events"
@@ -339,7 +340,7 @@ def test_the_fan_out_may_list_only_the_allowed_prefix(dev: Emulator) -> None:
         "consolidation_job_name": "j",
         "output_format": "csv",
         "records_in_consolidation": 1,
-        "consolidation_order": "2025-12-15#000000001",
+        "consolidation_order": order_key("j", "2025-12-15", 1, f"s3://{BUCKET}/elsewhere"),
     }
     denied = len(dev.guard.denials)
     dev.client("stepfunctions").start_execution(

@@ -45,7 +45,7 @@ SEED_INPUT = {
         "consolidation_job_name": JOB,
         "output_format": "csv",
         "records_in_consolidation": 1250000,
-        "consolidation_order": "2025-11-20#000000002",
+        "consolidation_order": "2025-11-20#000000002#fc21023addaf39fd",
     },
 }
 NO_FAILURES: dict[str, Any] = {"batchItemFailures": []}
@@ -72,7 +72,7 @@ def test_the_seed_event_records_one_consolidation_and_starts_one_fanout(
     assert item["event"] == SEED_MESSAGE
     assert item["execution_name"] == execution["name"]
     assert item["execution_arn"] == execution["arn"]
-    assert item["consolidation_order"] == "2025-11-20#000000002"
+    assert item["consolidation_order"] == "2025-11-20#000000002#fc21023addaf39fd"
     assert item["correlation_id"] == f"{JOB}/2025-11-20/2"
     assert json.loads(item["source"]) == {
         "topic": TOPIC,

@@ -33,7 +33,7 @@ def test_seed_event_is_valid_and_keyed_for_ordering() -> None:
     event = parse_event(dict(SEED_MESSAGE))
     assert isinstance(event, ConsolidationEvent)
     assert event.to_dict() == SEED_MESSAGE
-    assert event.consolidation_order == "2025-11-20#000000002"
+    assert event.consolidation_order == "2025-11-20#000000002#fc21023addaf39fd"
     assert event.correlation_id == f"{SEED_MESSAGE['job_name']}/2025-11-20/2"
     assert event.location == ("bucket", "consolidated/chargebacks/year=2025/month=11/day=20/")
 
@@ -49,7 +49,7 @@ def test_attributes_are_the_seeds_plus_the_order_key() -> None:
         "consolidation_job_name": SEED_MESSAGE["job_name"],
         "output_format": "csv",
         "records_in_consolidation": 1250000,
-        "consolidation_order": "2025-11-20#000000002",
+        "consolidation_order": "2025-11-20#000000002#fc21023addaf39fd",
     }
 
 
@@ -146,6 +146,9 @@ def test_batch_input_attributes_round_trip_and_are_checked() -> None:
     wrong_order = {**attributes.to_dict(), "consolidation_order": "2025-11-20#000000003"}
     with pytest.raises(ValueError, match="consolidation_order"):
         ConsolidationAttributes.parse(wrong_order)
+    other_job = {**attributes.to_dict(), "consolidation_job_name": "another-job"}
+    with pytest.raises(ValueError, match="consolidation_order"):
+        ConsolidationAttributes.parse(other_job)  # the order key names the job's consolidation
     with pytest.raises(ValueError, match="consolidation_status"):
         ConsolidationAttributes.parse({**attributes.to_dict(), "consolidation_status": "x"})
 
@@ -236,9 +239,10 @@ def test_valid_events_are_accepted(value: dict[str, Any]) -> None:
     event = parse_event(value)
     assert isinstance(event, ConsolidationEvent)
     assert event.to_dict() == value
-    assert event.consolidation_order == (
-        f"{value['partition_date']}#{value['execution_sequence']:09d}"
+    assert event.consolidation_order.startswith(
+        f"{value['partition_date']}#{value['execution_sequence']:09d}#"
     )
+    assert event.consolidation_order.endswith("#" + event.consolidation_id[:16])
 
 
 @settings(max_examples=300, deadline=None)
@@ -260,11 +264,15 @@ def test_any_single_field_corruption_is_rejected_naming_that_field(
 @settings(max_examples=100, deadline=None)
 @given(valid_messages(), valid_messages())
 def test_the_order_key_sorts_like_date_then_sequence(a: dict[str, Any], b: dict[str, Any]) -> None:
+    """Then by consolidation id: a tie between two jobs has one winner, whatever arrives first."""
     first, second = parse_event(a), parse_event(b)
     assert isinstance(first, ConsolidationEvent)
     assert isinstance(second, ConsolidationEvent)
-    by_fields = (a["partition_date"], a["execution_sequence"]) < (
+    by_fields = (a["partition_date"], a["execution_sequence"], first.consolidation_id[:16]) < (
         b["partition_date"],
         b["execution_sequence"],
+        second.consolidation_id[:16],
     )
     assert (first.consolidation_order < second.consolidation_order) == by_fields
+    same = first.consolidation_order == second.consolidation_order
+    assert same == (first.consolidation_id == second.consolidation_id)

@@ -60,6 +60,7 @@ def json_rows(ids: list[str]) -> list[dict[str, Any]]:
 
 
 IDS = [f"CB-{n:05d}" for n in range(1000)]
+NO_TIES = {"tiesWon": 0, "tiesLost": 0}
 
 
 def _apply(event: dict[str, Any]) -> dict[str, int]:
@@ -73,7 +74,10 @@ def test_a_thousand_chargebacks_get_exactly_the_seeds_attributes(
     """1,000 chargebacks: one batch of CSV-shaped rows, one of JSON rows (500 each, the max)."""
     cons_aws.put_chargebacks(IDS)
     results = [_apply(batch(csv_rows(IDS[:500]))), _apply(batch(json_rows(IDS[500:])))]
-    assert results == [{"updated": 500, "alreadyCurrent": 0, "missing": 0, "invalidRows": 0}] * 2
+    assert (
+        results
+        == [{"updated": 500, "alreadyCurrent": 0, "missing": 0, "invalidRows": 0, **NO_TIES}] * 2
+    )
 
     items = cons_aws.chargebacks()
     assert len(items) == 1000
@@ -86,7 +90,7 @@ def test_a_thousand_chargebacks_get_exactly_the_seeds_attributes(
         "consolidation_job_name": SEED_MESSAGE["job_name"],
         "output_format": "csv",
         "records_in_consolidation": 1250000,
-        "consolidation_order": "2025-11-20#000000002",
+        "consolidation_order": "2025-11-20#000000002#fc21023addaf39fd",
     }
     assert set(expected) - {"created_at"} == {*SEED_ATTRIBUTES, "consolidation_order"} - {
         "updated_at"
@@ -112,7 +116,10 @@ def test_a_newer_sequence_from_parquet_rows_moves_chargebacks_forward(
     newer = {"execution_sequence": 3, "output_format": "parquet"}
     assert _apply(batch(json_rows(IDS[:100]), **newer))["updated"] == 100
     items = cons_aws.chargebacks()
-    assert {item["consolidation_order"] for item in items.values()} == {"2025-11-20#000000003"}
+    assert {item["consolidation_order"] for item in items.values()} == {
+        consolidation(**newer)["consolidation_order"]
+    }
+    assert {item["consolidation_order"][:20] for item in items.values()} == {"2025-11-20#000000003"}
     assert {item["output_format"] for item in items.values()} == {"parquet"}
 
 
@@ -121,7 +128,13 @@ def test_a_replayed_batch_changes_nothing(cons_aws: ConsolidationAws) -> None:
     event = batch(csv_rows(IDS[:100]))
     _apply(event)
     before = cons_aws.chargebacks_raw()
-    assert _apply(event) == {"updated": 0, "alreadyCurrent": 100, "missing": 0, "invalidRows": 0}
+    assert _apply(event) == {
+        "updated": 0,
+        "alreadyCurrent": 100,
+        "missing": 0,
+        "invalidRows": 0,
+        **NO_TIES,
+    }
     assert cons_aws.chargebacks_raw() == before  # updated_at included
 
 
@@ -132,7 +145,7 @@ def test_an_older_sequence_arriving_after_a_newer_one_changes_nothing(
     _apply(batch(csv_rows(IDS[:50]), execution_sequence=3))
     before = cons_aws.chargebacks_raw()
     older = _apply(batch(csv_rows(IDS[:50]), execution_sequence=2))
-    assert older == {"updated": 0, "alreadyCurrent": 50, "missing": 0, "invalidRows": 0}
+    assert older == {"updated": 0, "alreadyCurrent": 50, "missing": 0, "invalidRows": 0, **NO_TIES}
     assert cons_aws.chargebacks_raw() == before
     # A later partition date is newer whatever its sequence.
     later = _apply(batch(csv_rows(IDS[:50]), partition_date="2025-11-21", execution_sequence=1))
@@ -148,6 +161,7 @@ def test_missing_chargebacks_are_listed_in_one_dead_letter(cons_aws: Consolidati
         "alreadyCurrent": 0,
         "missing": 5,
         "invalidRows": 0,
+        **NO_TIES,
     }
     assert set(cons_aws.chargebacks()) == set(present)  # nothing created
 
@@ -157,7 +171,7 @@ def test_missing_chargebacks_are_listed_in_one_dead_letter(cons_aws: Consolidati
     assert [entry["index"] for entry in letter["record"]["rows"]] == [15, 16, 17, 18, 19]
     assert letter["record"]["consolidation"] == consolidation()
     assert letter["source"]["file"] == FILE
-    assert letter["source"]["consolidation_order"] == "2025-11-20#000000002"
+    assert letter["source"]["consolidation_order"] == "2025-11-20#000000002#fc21023addaf39fd"
 
     _apply(batch(rows))  # the batch retried: the same letter again, same id for deduplication
     [again] = cons_aws.dead_letters()
@@ -183,6 +197,7 @@ def test_rows_without_a_chargeback_id_are_dead_lettered_not_raised(
         "alreadyCurrent": 1,
         "missing": 0,
         "invalidRows": 5,
+        **NO_TIES,
     }
     [letter] = cons_aws.dead_letters()
     assert letter["reason"] == "row_without_chargeback_id"
@@ -238,7 +253,7 @@ def test_throttled_updates_are_retried_with_backoff_until_applied(
     assert len(slept) == 3 * 12
     assert all(delay >= 0 for delay in slept)
     assert {item["consolidation_order"] for item in cons_aws.chargebacks().values()} == {
-        "2025-11-20#000000002"
+        "2025-11-20#000000002#fc21023addaf39fd"
     }
 
 
@@ -281,6 +296,7 @@ def test_updates_still_throttled_after_the_retries_raise(
         "alreadyCurrent": 18,
         "missing": 0,
         "invalidRows": 0,
+        **NO_TIES,
     }
 
 
@@ -343,3 +359,60 @@ def test_an_invalid_concurrency_setting_is_reported(
     monkeypatch.setenv("UPDATE_CONCURRENCY", "lots")
     with pytest.raises(RuntimeError, match="UPDATE_CONCURRENCY"):
         _apply(batch([]))
+
+
+def test_two_jobs_with_one_date_and_sequence_resolve_the_same_way_in_either_order(
+    cons_aws: ConsolidationAws,
+) -> None:
+    """Neither is taken for a replay of the other; the same one wins, and the tie is counted."""
+    europe = batch(csv_rows(IDS[:40]), job_name="consolidation-eu")
+    america = batch(csv_rows(IDS[:40]), job_name="consolidation-us")
+    orders = {
+        job: event["BatchInput"]["consolidation"]["consolidation_order"]
+        for job, event in (("eu", europe), ("us", america))
+    }
+    assert orders["eu"][:21] == orders["us"][:21] and orders["eu"] != orders["us"]
+    winner = max(orders, key=orders.__getitem__)
+    finals = []
+    for first, second in ((europe, america), (america, europe)):
+        cons_aws.put_chargebacks(IDS[:40])  # back to the un-consolidated chargebacks
+        assert _apply(first)["updated"] == 40
+        summary = _apply(second)
+        second_wins = second["BatchInput"]["consolidation"]["consolidation_order"] == max(
+            orders.values()
+        )
+        assert summary["tiesWon"] == (40 if second_wins else 0)
+        assert summary["tiesLost"] == (0 if second_wins else 40)
+        assert summary["updated"] == summary["tiesWon"]
+        settled = cons_aws.chargebacks_raw()
+        replayed = _apply(second)  # a replay changes nothing and says the same
+        assert replayed["updated"] == 0
+        assert replayed["alreadyCurrent"] + replayed["tiesLost"] == 40
+        assert _apply(first)["updated"] == 0
+        assert cons_aws.chargebacks_raw() == settled
+        finals.append(cons_aws.chargebacks())
+    assert finals[0] == {
+        k: {**v, "updated_at": finals[0][k]["updated_at"]} for k, v in finals[1].items()
+    }
+    jobs = {item["consolidation_job_name"] for item in finals[0].values()}
+    assert jobs == {f"consolidation-{winner}"}
+
+
+def test_rows_exported_with_a_byte_order_mark_and_crlf_name_their_chargebacks(
+    cons_aws: ConsolidationAws,
+) -> None:
+    """A BOM glued to the first header, a CR left on the last field by an LF-only reader."""
+    cons_aws.put_chargebacks(IDS[:3])
+    rows = [
+        {"\ufeffchargeback_id": IDS[0], "amount\r": "1.00\r"},
+        {"amount": "2.00", "chargeback_id\r": f"{IDS[1]}\r"},
+        {"chargeback_id": IDS[2]},
+    ]
+    assert _apply(batch(rows)) == {
+        "updated": 3,
+        "alreadyCurrent": 0,
+        "missing": 0,
+        "invalidRows": 0,
+        **NO_TIES,
+    }
+    assert cons_aws.dead_letters() == []
