@@ -371,7 +371,8 @@ def test_two_jobs_with_one_date_and_sequence_resolve_the_same_way_in_either_orde
         job: event["BatchInput"]["consolidation"]["consolidation_order"]
         for job, event in (("eu", europe), ("us", america))
     }
-    assert orders["eu"][:21] == orders["us"][:21] and orders["eu"] != orders["us"]
+    assert orders["eu"][:21] == orders["us"][:21]
+    assert orders["eu"] != orders["us"]
     winner = max(orders, key=orders.__getitem__)
     finals = []
     for first, second in ((europe, america), (america, europe)):
