@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench import workloads
-from bench.moto_fixes import fast_transactions
 from bench.pricing import MILLION, PRICES, Usage, breakdown, per_million
-from bench.usage import per_function, snapshot_delta, standard_transitions, usage_from_meter
+from bench.usage import per_function, snapshot_delta, usage_from_meter
 
 DEFAULT_SIZES: Final[dict[str, int]] = {
     "validation": 20_000,  # records in one sales file
@@ -227,10 +226,6 @@ def _keep_stack_resources(delta: dict[str, dict[str, float]], emulator: Any) -> 
     return excluded
 
 
-def _log_bytes(emulator: Any) -> int:
-    return sum(len(f.log.getvalue().encode()) for f in emulator.runtime.functions.values())
-
-
 def run_pipeline(pipeline: str, size: int, workdir: Path) -> PipelineRun:
     """Deploy, feed the workload, run until idle, and meter what the pipeline did."""
     from emulator.cli import run_scenario  # noqa: PLC0415
@@ -244,7 +239,7 @@ def run_pipeline(pipeline: str, size: int, workdir: Path) -> PipelineRun:
             f"{', '.join(sorted(SCENARIOS)) or 'none'})"
         )
     workload = make_workload(pipeline, size, workdir)
-    with fast_transactions(), Emulator() as emulator:
+    with Emulator() as emulator:
         started = time.perf_counter()
         deployment = _deploy(emulator, pipeline)
         deploy_seconds = time.perf_counter() - started
@@ -252,8 +247,7 @@ def run_pipeline(pipeline: str, size: int, workdir: Path) -> PipelineRun:
         if (scenario.component_type, scenario.component_name) not in present:
             raise NotAvailableError(f"{scenario.component_name} is not in the deployed stack")
         before = emulator.meter.snapshot()
-        logs_before = _log_bytes(emulator)
-        executions, invocations = len(emulator.states.executions), len(emulator.lambdas.invocations)
+        invocations = len(emulator.lambdas.invocations)
         started = time.perf_counter()
         try:
             report, outcome = run_scenario(emulator, scenario, workload.path)
@@ -265,23 +259,11 @@ def run_pipeline(pipeline: str, size: int, workdir: Path) -> PipelineRun:
         seconds = time.perf_counter() - started
         delta = snapshot_delta(emulator.meter.snapshot(), before)
         excluded = _keep_stack_resources(delta, emulator)
-        records = emulator.states.executions[executions:]
-        results = [r.result for r in records if r.result is not None]
-        machine_types = {
-            r.state.get("arn"): str(r.state.get("type") or r.inputs.get("type") or "STANDARD")
-            for r in emulator.stack.of_type("aws:sfn/stateMachine:StateMachine")
-        }
-        transitions = _transitions(records, results, machine_types)
-        usage = usage_from_meter(
-            delta,
-            standard=transitions["billable"],
-            architectures=_architectures(emulator),
-            unpriced={"cloudwatch_log_bytes": float(_log_bytes(emulator) - logs_before)},
-        )
+        usage = usage_from_meter(delta, architectures=_architectures(emulator))
         component = scenario.component(emulator)
         details: dict[str, Any] = {
             "deployment": deployment,
-            "substrate": "moto with bench.moto_fixes.fast_transactions (speed only)",
+            "substrate": "moto with the emulator's fixes (speed only)",
             "deploy_seconds": round(deploy_seconds, 2),
             "run_seconds": round(seconds, 2),
             "records_per_second_on_emulator": round(workload.records / seconds, 1),
@@ -302,7 +284,11 @@ def run_pipeline(pipeline: str, size: int, workdir: Path) -> PipelineRun:
             "errors": len(report["errors"]),
             "first_errors": [json.dumps(e, default=str)[:300] for e in report["errors"][:3]],
             "iam_denied": len(report["iam_denied"]),
-            "standard_transitions": transitions,
+            "standard_transitions": int(usage.standard_transitions),
+            "dynamodb_index_write_units": delta.get("dynamodb_index_write_units", {}),
+            "dynamodb_failed_conditional_writes": delta.get(
+                "dynamodb_failed_conditional_writes", {}
+            ),
             "lambda": per_function(delta),
             "lambda_timings": _lambda_timings(emulator.lambdas.invocations[invocations:]),
             "task_requests": delta.get("task_requests", {}),
@@ -312,19 +298,6 @@ def run_pipeline(pipeline: str, size: int, workdir: Path) -> PipelineRun:
     run = PipelineRun(pipeline, workload.records, usage, details)
     _checks(run, workload)
     return run
-
-
-def _transitions(
-    records: list[Any], results: list[Any], machine_types: dict[Any, str]
-) -> dict[str, int]:
-    billable = in_executions = child_starts = 0
-    for record, result in zip([r for r in records if r.result is not None], results, strict=True):
-        kind = machine_types.get(record.state_machine_arn, "STANDARD")
-        counted = standard_transitions([result], kind)
-        billable += counted.billable
-        in_executions += counted.in_executions
-        child_starts += counted.child_starts
-    return {"billable": billable, "in_executions": in_executions, "map_child_starts": child_starts}
 
 
 def _checks(run: PipelineRun, workload: Workload) -> None:

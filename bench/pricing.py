@@ -1,9 +1,10 @@
 """List prices and the arithmetic that turns counted usage into dollars per million records.
 
-Every price comes from the table in `/work/shared/AWS-FACTS.md` (us-east-1, list, no free
-tier): that table is the single source, so a figure here can be checked by hand against
-it. Usage the table does not price (SNS publishes, S3 requests, log bytes, AWS service
-events) is carried along in `Usage.unpriced` and reported, never silently priced.
+Every price comes from the facts table `orderflow.aws_facts` (us-east-1, list, no free
+tier), each next to its pricing page: that table is the single source, so a figure here can
+be checked by hand against it.
+Usage no table prices (S3 requests, AWS service events) is carried along in
+`Usage.unpriced` and reported, never silently priced.
 """
 
 from __future__ import annotations
@@ -12,24 +13,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Final
 
+from orderflow.aws_facts import (
+    PRICE_CLOUDWATCH_LOGS_INGESTED_GB,
+    PRICE_DYNAMODB_READ_UNIT,
+    PRICE_DYNAMODB_WRITE_UNIT,
+    PRICE_EVENTBRIDGE_CUSTOM_EVENT,
+    PRICE_EXPRESS_GB_SECOND,
+    PRICE_EXPRESS_REQUEST,
+    PRICE_LAMBDA_GB_SECOND_ARM64,
+    PRICE_LAMBDA_GB_SECOND_X86_64,
+    PRICE_LAMBDA_REQUEST,
+    PRICE_PIPES_REQUEST,
+    PRICE_SNS_PUBLISH_REQUEST,
+    PRICE_SQS_REQUEST,
+    PRICE_STANDARD_TRANSITION,
+)
+
 MILLION: Final = 1_000_000
+_BILLING_GB: Final = 2**30  # bytes in the gigabyte AWS bills log ingestion by
 
 
 @dataclass(frozen=True)
 class Prices:
-    """USD per billing unit, from AWS-FACTS.md's price table."""
+    """USD per billing unit, from the facts table's prices (`orderflow.aws_facts`)."""
 
-    standard_transition: float = 0.025 / 1_000
-    express_request: float = 1.00 / MILLION
-    express_gb_second: float = 0.00001667
-    lambda_request: float = 0.20 / MILLION
-    lambda_gb_second_arm64: float = 0.0000133334
-    lambda_gb_second_x86_64: float = 0.0000166667
-    dynamodb_write_unit: float = 0.625 / MILLION
-    dynamodb_read_unit: float = 0.125 / MILLION
-    sqs_request: float = 0.40 / MILLION
-    eventbridge_custom_event: float = 1.00 / MILLION
-    pipes_request: float = 0.40 / MILLION
+    standard_transition: float = PRICE_STANDARD_TRANSITION.value
+    express_request: float = PRICE_EXPRESS_REQUEST.value
+    express_gb_second: float = PRICE_EXPRESS_GB_SECOND.value
+    lambda_request: float = PRICE_LAMBDA_REQUEST.value
+    lambda_gb_second_arm64: float = PRICE_LAMBDA_GB_SECOND_ARM64.value
+    lambda_gb_second_x86_64: float = PRICE_LAMBDA_GB_SECOND_X86_64.value
+    dynamodb_write_unit: float = PRICE_DYNAMODB_WRITE_UNIT.value
+    dynamodb_read_unit: float = PRICE_DYNAMODB_READ_UNIT.value
+    sqs_request: float = PRICE_SQS_REQUEST.value
+    eventbridge_custom_event: float = PRICE_EVENTBRIDGE_CUSTOM_EVENT.value
+    pipes_request: float = PRICE_PIPES_REQUEST.value
+    sns_request: float = PRICE_SNS_PUBLISH_REQUEST.value
+    cloudwatch_log_byte: float = PRICE_CLOUDWATCH_LOGS_INGESTED_GB.value / _BILLING_GB
 
 
 PRICES: Final = Prices()
@@ -45,6 +65,8 @@ SERVICES: Final = (
     "sqs",
     "eventbridge",
     "pipes",
+    "sns",
+    "cloudwatch_logs",
 )
 
 
@@ -53,7 +75,7 @@ class Usage:
     """Billable operations one run performed, in AWS billing units.
 
     Lambda GB-seconds are kept per architecture because they are priced differently;
-    `unpriced` holds counts that matter but have no price in AWS-FACTS (reported as is).
+    `unpriced` holds counts that matter but have no price in the facts table (reported as is).
     """
 
     standard_transitions: float = 0.0
@@ -67,6 +89,8 @@ class Usage:
     sqs_requests: float = 0.0
     eventbridge_custom_events: float = 0.0
     pipes_requests: float = 0.0
+    sns_requests: float = 0.0
+    cloudwatch_log_bytes: float = 0.0
     unpriced: dict[str, float] = field(default_factory=dict)
 
     def scaled(self, factor: float) -> Usage:
@@ -109,6 +133,8 @@ def breakdown(usage: Usage, prices: Prices = PRICES) -> dict[str, float]:
         "sqs": usage.sqs_requests * prices.sqs_request,
         "eventbridge": usage.eventbridge_custom_events * prices.eventbridge_custom_event,
         "pipes": usage.pipes_requests * prices.pipes_request,
+        "sns": usage.sns_requests * prices.sns_request,
+        "cloudwatch_logs": usage.cloudwatch_log_bytes * prices.cloudwatch_log_byte,
     }
 
 

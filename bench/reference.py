@@ -21,18 +21,19 @@ from typing import Any, Final
 
 from bench import seeds
 from bench.pricing import MILLION, Usage
-from bench.usage import standard_transitions, usage_from_meter
+from bench.usage import usage_from_meter
 from bench.workloads import SalesWorkload, StreamWorkload
 from emulator.metering import Meter
 from emulator.states import ExecutionResult, StateMachineInterpreter, TaskContext, TaskError
 from emulator.states.limits import MAX_PAYLOAD_BYTES, json_size
+from orderflow.aws_facts import PIPES_BILLING_CHUNK_BYTES
 
 Handler = Callable[[Any, Any], Any]
 LAMBDA_INVOKE: Final = "arn:aws:states:::lambda:invoke"
 S3_GET_OBJECT: Final = "arn:aws:states:::aws-sdk:s3:getObject"
 DYNAMODB_PUT: Final = "arn:aws:states:::dynamodb:putItem"
 SQS_SEND: Final = "arn:aws:states:::sqs:sendMessage"
-PIPES_CHUNK: Final = 64 * 1024
+PIPES_CHUNK: Final = PIPES_BILLING_CHUNK_BYTES.value
 SEED_ROLE: Final = f"arn:aws:iam::{seeds.ACCOUNT}:role/seed-reference"
 
 
@@ -136,15 +137,13 @@ def _interpreter(definition: dict[str, Any], name: str, dispatcher: MeteringDisp
 def _usage(
     meter: Meter, results: Sequence[ExecutionResult], dispatcher: MeteringDispatcher
 ) -> Usage:
-    transitions = standard_transitions(results, "STANDARD")
+    for result in results:  # transitions, and one per Distributed Map child started
+        meter.execution(result.execution_arn.rsplit(":", 1)[0], "STANDARD", result)
+    meter.cloudwatch_log_bytes["seed"] += dispatcher.log.bytes
     return usage_from_meter(
         meter.snapshot(),
-        standard=transitions.billable,
         architectures={},  # priced at arm64, in the seeds' favour (see bench.seeds)
-        unpriced={
-            "cloudwatch_log_bytes": float(dispatcher.log.bytes),
-            "s3_get_requests": float(dispatcher.s3_get_requests),
-        },
+        unpriced={"s3_get_requests": float(dispatcher.s3_get_requests)},
     )
 
 

@@ -41,7 +41,7 @@ WHY: Final = {
     "orderflow adds the fan-out workflow's transitions and finishes in minutes.",
 }
 ASSUMPTIONS: Final = [
-    "Prices: the table in /work/shared/AWS-FACTS.md (us-east-1 list prices, no free tier). "
+    "Prices: the facts table orderflow.aws_facts (us-east-1 list prices, no free tier). "
     "Lambda GB-seconds at the arm64 rate (the stack's architecture; the seed references are "
     "priced at arm64 too, in their favour).",
     "Lambda GB-seconds = measured handler duration on this machine (init included, rounded "
@@ -66,10 +66,10 @@ ASSUMPTIONS: Final = [
     "run (the longest), which runs beside the other cost runs (2 cores, one each; Lambda "
     "GB-seconds are about 1% of its bill). Throughput, import and demo timings run with "
     "nothing else of the benchmark's; other work on the machine is not controlled.",
-    "moto: the benchmark's processes apply bench/moto_fixes.py (TransactWriteItems without "
-    "moto's whole-table copy per call; speed only, same answers) and, in the throughput "
-    "runs, the emulator's SQS counter fix; queues and tables the emulator adds to observe a "
-    "pipeline (`emulator-...`) are excluded from the bill.",
+    "moto: the emulator's fixes apply in every benchmark process (TransactWriteItems without "
+    "moto's whole-table copy per call, emulator/services/dynamodb_transactions.py, and the "
+    "SQS counters; speed only, same answers); queues and tables the emulator adds to observe "
+    "a pipeline (`emulator-...`) are excluded from the bill.",
 ]
 
 

@@ -411,7 +411,7 @@ def _kafka_event(values: Sequence[Mapping[str, Any]], first_offset: int) -> dict
 def reconciliation_handlers(events: int = 600) -> dict[str, Any]:
     """`flag_late_record` then `reconcile`, one event per invocation (as the workflow calls).
 
-    Runs with `bench.moto_fixes.fast_transactions`: moto's own TransactWriteItems
+    Runs with the emulator's `fast_transactions`: moto's own TransactWriteItems
     deep-copies the ledger per call, which would make this moto's figure, not the handler's.
     """
     import boto3  # noqa: PLC0415
@@ -486,8 +486,8 @@ def run_family(family: str) -> dict[str, Any]:
         os.environ.setdefault(key, "testing")
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from bench.moto_fixes import fast_transactions  # noqa: PLC0415
     from emulator.services import sqs  # noqa: PLC0415
+    from emulator.services.dynamodb_transactions import fast_transactions  # noqa: PLC0415
 
     with mock_aws(), fast_transactions(), contextlib.ExitStack() as patches, quiet():
         # The emulator's fix for moto's quadratic queue counters (see emulator/services/sqs.py):

@@ -1,24 +1,21 @@
-"""Turn what the emulator counted (`emulator.metering.Meter`, execution results) into `Usage`.
+"""Turn what the emulator counted (`emulator.metering.Meter`) into `Usage`.
 
 One conversion for our pipelines and the seed references alike, so both are priced from
-the same counters. Standard state transitions are recounted from the execution results
-rather than taken from the meter alone: AWS bills one transition on the parent for every
-child execution a Distributed Map starts ("Transitions" in the Step Functions developer
-guide), which the meter's per-execution count does not include.
+the same counters. The meter bills what AWS bills (Standard transitions with one per
+Distributed Map child start, DynamoDB index writes and failed conditional writes, Express
+duration in 100 ms steps, log bytes, SNS publishes): nothing is recounted here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from bench.pricing import Usage
-from emulator.states import ExecutionResult
 
 Snapshot = Mapping[str, Mapping[str, float]]
-# Meter counters priced below, or only explanatory (errors, task calls, the meter's own
-# transition count, superseded by the recount).
+# Meter counters priced below, or only explanatory (errors, task calls, failed conditional
+# writes, whose units are already in the write units).
 _PRICED_OR_INTERNAL = frozenset(
     {
         "lambda_requests",
@@ -29,45 +26,17 @@ _PRICED_OR_INTERNAL = frozenset(
         "express_gb_seconds",
         "task_requests",
         "dynamodb_write_units",
+        "dynamodb_index_write_units",
+        "dynamodb_failed_conditional_writes",
         "dynamodb_read_units",
         "sqs_requests",
         "eventbridge_events",
         "pipes_requests",
         "put_events_entries",
+        "sns_requests",
+        "cloudwatch_log_bytes",
     }
 )
-
-
-@dataclass(frozen=True)
-class Transitions:
-    """Billable Standard transitions of some executions, and where they came from."""
-
-    in_executions: int
-    """Execution starts, states entered and retries (the interpreter's count)."""
-    child_starts: int
-    """One per Distributed Map child started by a Standard execution."""
-    express_children: int
-
-    @property
-    def billable(self) -> int:
-        return self.in_executions + self.child_starts
-
-
-def standard_transitions(results: Iterable[ExecutionResult], workflow_type: str) -> Transitions:
-    """Billable transitions of top-level executions of a `workflow_type` machine."""
-    in_executions = child_starts = express_children = 0
-    stack = [(result, workflow_type, False) for result in results]
-    while stack:
-        result, kind, is_child = stack.pop()
-        if kind == "EXPRESS":
-            express_children += is_child
-        else:
-            in_executions += result.state_transitions
-            child_starts += len(result.children)
-        for child in result.children:
-            child_kind = "EXPRESS" if ":express:" in child.execution_arn else kind
-            stack.append((child, child_kind, True))
-    return Transitions(in_executions, child_starts, express_children)
 
 
 def snapshot_delta(after: Snapshot, before: Snapshot) -> dict[str, dict[str, float]]:
@@ -90,11 +59,10 @@ def _total(snapshot: Snapshot, name: str) -> float:
 def usage_from_meter(
     snapshot: Snapshot,
     *,
-    standard: int,
     architectures: Mapping[str, str] | None = None,
     unpriced: Mapping[str, float] | None = None,
 ) -> Usage:
-    """`Usage` from a meter snapshot (or delta); `standard` is the recounted transitions.
+    """`Usage` from a meter snapshot (or delta).
 
     `architectures` maps function names to `arm64`/`x86_64` (missing: arm64, the
     project's default).
@@ -112,23 +80,26 @@ def usage_from_meter(
     extra: dict[str, float] = {
         "eventbridge_aws_service_events_free": float(events.get("aws", 0.0)),
     }
-    # Counters the price table has no line for (SNS, Scheduler, ...) are reported as counts.
+    # Counters the price table has no line for (Scheduler, ...) are reported as counts.
     for name in snapshot:
         if name not in _PRICED_OR_INTERNAL:
             extra[name] = _total(snapshot, name)
     extra.update(unpriced or {})
     return Usage(
-        standard_transitions=float(standard),
+        standard_transitions=_total(snapshot, "state_transitions"),
         express_requests=_total(snapshot, "express_requests"),
         express_gb_seconds=_total(snapshot, "express_gb_seconds"),
         lambda_requests=_total(snapshot, "lambda_requests"),
         lambda_gb_seconds_arm64=float(arm),
         lambda_gb_seconds_x86_64=float(x86),
-        dynamodb_write_units=_total(snapshot, "dynamodb_write_units"),
+        dynamodb_write_units=_total(snapshot, "dynamodb_write_units")
+        + _total(snapshot, "dynamodb_index_write_units"),
         dynamodb_read_units=_total(snapshot, "dynamodb_read_units"),
         sqs_requests=_total(snapshot, "sqs_requests"),
         eventbridge_custom_events=custom,
         pipes_requests=_total(snapshot, "pipes_requests"),
+        sns_requests=_total(snapshot, "sns_requests"),
+        cloudwatch_log_bytes=_total(snapshot, "cloudwatch_log_bytes"),
         unpriced={k: v for k, v in extra.items() if v},
     )
 

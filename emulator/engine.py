@@ -32,7 +32,7 @@ from emulator.iam.guard import IamGuard, acting_as
 from emulator.lambdas.runtime import LambdaRuntime
 from emulator.metering import Meter
 from emulator.program import REGION, Stack, Transformation
-from emulator.services import dynamodb_updates, sqs
+from emulator.services import dynamodb_transactions, dynamodb_updates, sqs
 from emulator.services.awslambda import LambdaService
 from emulator.services.eventbridge import EventBridge
 from emulator.services.kafka import KafkaService
@@ -83,7 +83,7 @@ class Emulator:
         self.meter = Meter()
         self.errors: list[dict[str, Any]] = []
         self.guard = IamGuard(on_unmapped=lambda message: self.error("iam", message=message))
-        self.guard.observers.append(self.meter.observe_call)
+        self.guard.watchers.append(self.meter.watch_call)
         self.runtime = LambdaRuntime(seed=seed, wall_clock=self.clock.now)  # virtual "now"
         self.lambdas = LambdaService(self)
         self.events = EventBridge(self)
@@ -110,6 +110,7 @@ class Emulator:
             self._exit.callback(self.guard.uninstall)
             patches = [*sqs.patches(), *self.guard.patches()]
             patches += dynamodb_updates.patches()  # moto's UpdateItem without its AST cost
+            patches += dynamodb_transactions.patches()  # without whole-table copies
             for service in (self.lambdas, self.events, self.states):
                 patches += service.patches()
             for patch in patches:

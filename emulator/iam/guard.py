@@ -89,6 +89,10 @@ def current_principal() -> Principal | None:
 
 
 Observer = Callable[[str, str, dict[str, Any], dict[str, Any]], None]
+CallDone = Callable[[Any, BaseException | None], None]
+Watcher = Callable[[str, str, dict[str, Any], str], CallDone]
+"""Called before a checked call (service, operation, params, region); what it returns is
+called when the call ends, with the response or the error (a meter needs both)."""
 
 
 class IamGuard:
@@ -97,6 +101,7 @@ class IamGuard:
     def __init__(self, on_unmapped: Callable[[str], None]) -> None:
         self.denials: list[Denial] = []
         self.observers: list[Observer] = []
+        self.watchers: list[Watcher] = []
         self._on_unmapped = on_unmapped
         self._original: Callable[..., Any] | None = None
 
@@ -124,8 +129,17 @@ class IamGuard:
             if principal is None:
                 return original(client, operation, params)
             service = client.meta.service_model.service_name
-            guard.authorize(principal, service, operation, params, client.meta.region_name)
-            response = original(client, operation, params)
+            region = client.meta.region_name
+            guard.authorize(principal, service, operation, params, region)
+            watching = [watch(service, operation, params, region) for watch in guard.watchers]
+            try:
+                response = original(client, operation, params)
+            except BaseException as error:
+                for done in watching:
+                    done(None, error)
+                raise
+            for done in watching:
+                done(response, None)
             for observe in guard.observers:
                 observe(service, operation, params, response)
             return response

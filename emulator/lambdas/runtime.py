@@ -103,7 +103,17 @@ class Invocation:
 
 
 class FunctionLog(io.StringIO):
-    """Everything one function printed (its CloudWatch log stream, in memory)."""
+    """Everything one function printed (its CloudWatch log stream, in memory).
+
+    `bytes_written` counts the UTF-8 bytes as they arrive (what CloudWatch Logs ingests),
+    so metering an invocation does not re-read the whole log.
+    """
+
+    bytes_written: int = 0
+
+    def write(self, text: str) -> int:
+        self.bytes_written += len(text.encode("utf-8", "surrogatepass"))
+        return super().write(text)
 
     def lines(self) -> list[str]:
         return self.getvalue().splitlines()

@@ -76,10 +76,16 @@ class LambdaService:
     def invoke(self, name: str, event: Any) -> Invocation:
         """Run the function once, metering it and reporting a function error."""
         function = self.emulator.runtime.get(name)
+        logged = function.log.bytes_written
         invocation = self.emulator.runtime.invoke(name, event)
         self.invocations.append(invocation)
         self.emulator.meter.lambda_invocation(
-            function.config.name, function.config.memory_mb, invocation.billed_ms, invocation.failed
+            function.config.name,
+            function.config.memory_mb,
+            invocation.billed_ms,
+            invocation.failed,
+            log_group=function.config.log_group,
+            log_bytes=function.log.bytes_written - logged,
         )
         if invocation.error is not None:
             self.emulator.error(

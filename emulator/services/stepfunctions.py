@@ -231,19 +231,10 @@ class StepFunctions:
             )
 
     def _meter(self, arn: str, workflow_type: str, result: ExecutionResult) -> None:
-        meter = self.emulator.meter
-        busy = self.dispatcher.busy_seconds.pop(result.execution_arn, 0.0)
-        if workflow_type == "EXPRESS":
-            meter.express_requests[arn] += 1
-            # Billed for its duration (at least 100 ms) per 64 MB of memory used; the
-            # smallest step is assumed. Duration: time in tasks plus virtual waiting.
-            seconds = max(0.1, busy + result.virtual_seconds)
-            meter.express_gb_seconds[arn] += 64 / 1024 * seconds
-        else:
-            meter.state_transitions[arn] += result.state_transitions
-        for child in result.children:
-            child_type = "EXPRESS" if ":express:" in child.execution_arn else workflow_type
-            self._meter(arn, child_type, child)
+        busy = self.dispatcher.busy_seconds
+        self.emulator.meter.execution(
+            arn, workflow_type, result, lambda execution: busy.pop(execution, 0.0)
+        )
 
 
 class Dispatcher:

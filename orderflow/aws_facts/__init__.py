@@ -286,19 +286,6 @@ PIPES_BILLING_CHUNK_BYTES: Final = Fact(
     note="Each 64 KB chunk of an event that passed the filters is one request.",
 )
 
-# --- Prices (USD, us-east-1, list, no free tier) -------------------------------------------
-PRICE_SNS_PUBLISH_REQUEST: Final = Fact(
-    0.50 / 1_000_000,
-    "https://aws.amazon.com/sns/pricing/",
-    note="Standard topics: $0.50 per million publish requests (64 KB chunks). Deliveries to "
-    "SQS and Lambda subscribers are not charged; other protocols are, and are not used.",
-)
-PRICE_CLOUDWATCH_LOGS_INGESTED_GB: Final = Fact(
-    0.50,
-    "https://aws.amazon.com/cloudwatch/pricing/",
-    note="Standard log class, data ingested (Collect). Priced per GB = 2**30 bytes, AWS's "
-    "billing gigabyte.",
-)
 STEP_FUNCTIONS_STANDARD_MAX_SECONDS: Final = Fact(365 * DAY_SECONDS, _SFN_QUOTAS)
 STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY: Final = Fact(
     10_000,
@@ -618,6 +605,18 @@ _EVENTBRIDGE_PRICING = _pricing("eventbridge")
 PRICE_EVENTBRIDGE_CUSTOM_EVENT: Final = Fact(1.00 / MILLION, _EVENTBRIDGE_PRICING)
 PRICE_PIPES_REQUEST: Final = Fact(
     0.40 / MILLION, _EVENTBRIDGE_PRICING, note="Requests after filtering."
+)
+PRICE_SNS_PUBLISH_REQUEST: Final = Fact(
+    0.50 / MILLION,
+    "https://aws.amazon.com/sns/pricing/",
+    note="Standard topics: $0.50 per million publish requests (64 KB chunks). Deliveries to "
+    "SQS and Lambda subscribers are not charged; other protocols are, and are not used.",
+)
+PRICE_CLOUDWATCH_LOGS_INGESTED_GB: Final = Fact(
+    0.50,
+    "https://aws.amazon.com/cloudwatch/pricing/",
+    note="Standard log class, data ingested (Collect). Priced per GB = 2**30 bytes, AWS's "
+    "billing gigabyte.",
 )
 
 # --- IAM Access Analyzer policy validation (read by `orderflow_ops verify`) ---------------

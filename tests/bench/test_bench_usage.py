@@ -1,49 +1,11 @@
-"""Counting billable operations: transitions from results, meter snapshots to Usage."""
+"""Meter snapshots to Usage: every counter the meter bills is priced, nothing recounted."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 from bench import scale
-from bench.usage import snapshot_delta, standard_transitions, usage_from_meter
-from emulator.states import ExecutionResult
-
-MACHINE = "arn:aws:states:us-east-1:123456789012"
-
-
-def _result(name: str, transitions: int, children: list[Any], express: bool = False) -> Any:
-    kind = "express" if express else "execution"
-    return ExecutionResult(
-        name=name,
-        execution_arn=f"{MACHINE}:{kind}:m:{name}",
-        status="SUCCEEDED",
-        input={},
-        output={},
-        error=None,
-        cause=None,
-        history=[],
-        state_transitions=transitions,
-        children=children,
-        virtual_seconds=0.0,
-    )
-
-
-def test_distributed_map_child_starts_are_billed_on_the_parent() -> None:
-    express = [_result(f"e{i}", 2, [], express=True) for i in range(3)]
-    file_child = _result("file", 3, express)  # a Standard child with 3 Express children
-    parent = _result("top", 4, [file_child, _result("marker", 3, [])])
-    counted = standard_transitions([parent], "STANDARD")
-    assert counted.in_executions == 4 + 3 + 3  # Express children's own states: not billed
-    assert counted.child_starts == 2 + 3
-    assert counted.billable == 15
-    assert counted.express_children == 3
-
-
-def test_top_level_express_executions_bill_no_transitions() -> None:
-    counted = standard_transitions([_result("x", 6, [], express=True)], "EXPRESS")
-    assert (counted.billable, counted.express_children) == (0, 0)
+from bench.usage import snapshot_delta, usage_from_meter
 
 
 def test_snapshot_delta_keeps_what_a_run_added() -> None:
@@ -61,7 +23,12 @@ def test_usage_from_meter_prices_by_architecture_and_event_kind() -> None:
         "lambda_gb_seconds": {"arm": 1.5, "intel": 0.5},
         "express_requests": {"m": 3.0},
         "express_gb_seconds": {"m": 0.3},
+        "state_transitions": {"m": 12.0},
         "dynamodb_write_units": {"t": 10.0},
+        "dynamodb_index_write_units": {"t/by-status": 3.0},
+        "dynamodb_failed_conditional_writes": {"t": 2.0},  # already in the write units
+        "sns_requests": {"topic": 5.0},
+        "cloudwatch_log_bytes": {"/aws/lambda/f": 2048.0},
         "dynamodb_read_units": {"t": 2.5},
         "sqs_requests": {"q": 4.0},
         "eventbridge_events": {"custom": 9.0, "aws": 1.0},  # the inputs counted here too
@@ -70,8 +37,10 @@ def test_usage_from_meter_prices_by_architecture_and_event_kind() -> None:
         "scheduler_invocations": {"s": 2.0},
         "task_requests": {"arn:aws:states:::lambda:invoke": 3.0},
     }
-    usage = usage_from_meter(snapshot, standard=12, architectures={"intel": "x86_64"})
+    usage = usage_from_meter(snapshot, architectures={"intel": "x86_64"})
     assert usage.standard_transitions == 12
+    assert usage.dynamodb_write_units == 10 + 3  # index writes are write request units
+    assert (usage.sns_requests, usage.cloudwatch_log_bytes) == (5, 2048)
     assert (usage.lambda_gb_seconds_arm64, usage.lambda_gb_seconds_x86_64) == (1.5, 0.5)
     assert usage.lambda_requests == 3
     assert usage.eventbridge_custom_events == 7

@@ -1,19 +1,19 @@
-"""moto's TransactWriteItems without its whole-table copies, for benchmark processes only.
+"""moto's TransactWriteItems without its whole-table copies.
 
 moto backs up every table a transaction touches with `copy.deepcopy` before applying it
 (to roll back on failure). The LateDataReconciler's reconcile step is one transaction
 per late record against a ledger that grows by one entry per record, so 10,000 events
-cost O(n^2) copying: minutes of CPU and, in one run here, 18 GB of memory; the measured
+cost O(n^2) copying: minutes of CPU and, in one run, 18 GB of memory; the measured
 Lambda durations (and so the GB-seconds billed) would be moto's copying, not the handler.
 
 Here every condition of the transaction is evaluated first against the current items
 (as DynamoDB does: all conditions before any write). If one fails, the transaction is
 cancelled exactly as moto cancels it, without writing anything; if all hold, moto's own
 code applies the writes with the table backup skipped. Anything unusual (a missing
-table, two operations on one item, an unknown operation) goes through moto unchanged.
-What DynamoDB bills is unaffected: only how long moto takes. This belongs in the
-emulator (`emulator/services/`), next to its UpdateItem fast path; until it is there,
-`bench` applies it around its own runs.
+table, two operations on one item, an unknown operation, more items than a transaction
+may hold) goes through moto unchanged. What DynamoDB bills is unaffected: only how long
+moto takes. Applied while an emulator is open (`patches`), next to the UpdateItem fast
+path in `dynamodb_updates`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import json
 import threading
 import types
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from moto.dynamodb import models as dynamodb_models
@@ -88,6 +89,11 @@ def precheck(backend: DynamoDBBackend, items: list[dict[str, Any]]) -> Errors | 
             old = current.to_json()["Attributes"]
         errors.append(("ConditionalCheckFailed", str(ConditionalCheckFailed().message), old))
     return errors
+
+
+def patches() -> list[AbstractContextManager[Any]]:
+    """The fast TransactWriteItems, as the engine's other moto patches are given."""
+    return [fast_transactions()]
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The benchmark's faster moto TransactWriteItems answers exactly as moto's own does."""
+"""The emulator's faster moto TransactWriteItems answers exactly as moto's own does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bench.moto_fixes import fast_transactions
+from emulator.services.dynamodb_transactions import fast_transactions
 
 
 @pytest.fixture
