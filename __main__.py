@@ -15,6 +15,7 @@ from components import (
     ValidationPipeline,
     ValidationPipelineArgs,
 )
+from components.key_policy import build_stack_key, key_policy_statements_output
 from components.settings import CommonArgs
 from components.stack_config import component_args
 
@@ -36,6 +37,12 @@ def common_args() -> CommonArgs:
     kms_key = config.get("kmsKeyArn")
     if kms_key:
         common["kms_key_arn"] = kms_key
+    elif config.get_bool("createKmsKey"):
+        common["kms_key_arn"] = build_stack_key("orderflow-key").arn
+    if "kms_key_arn" in common:
+        # What the key's policy must allow (a brought key: add them; the created key has them).
+        pulumi.export("kmsKeyArn", common["kms_key_arn"])
+        pulumi.export("kmsKeyPolicyStatements", key_policy_statements_output())
     return common
 
 

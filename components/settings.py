@@ -6,6 +6,7 @@ passes them to all four components.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
@@ -72,6 +73,7 @@ def resolve_common(args: CommonArgs) -> Common:
     architecture = args.get("architecture", DEFAULT_ARCHITECTURE)
     if architecture not in ("arm64", "x86_64"):
         raise ValueError(f"architecture must be 'arm64' or 'x86_64', not {architecture!r}")
+    check_key_arn(args.get("kms_key_arn"))
     log_level = args.get("log_level", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARN", "WARNING", "ERROR"):
         raise ValueError(f"log_level must be DEBUG, INFO, WARN or ERROR, not {log_level!r}")
@@ -90,6 +92,20 @@ def resolve_common(args: CommonArgs) -> Common:
         account_id=aws.get_caller_identity_output().account_id,
         region=aws.get_region_output().region,
     )
+
+
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+
+
+def check_key_arn(kms_key_arn: pulumi.Input[str] | None) -> None:
+    """A known key reference must be a key ARN: role grants and key policies cannot name an
+    alias or a bare key id (a grant on `alias/...` authorizes nothing)."""
+    if isinstance(kms_key_arn, str) and not KEY_ARN.match(kms_key_arn):
+        raise ValueError(
+            f"kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
+            f"not {kms_key_arn!r}: role grants are written for the key ARN, and an alias or "
+            "a key id in them authorizes nothing"
+        )
 
 
 def powertools_layer_from_ssm(architecture: str) -> pulumi.Output[str]:

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .dead_letter_queue import DeadLetterQueue, ServiceSender, build_dead_letter_queue
-from .iam import Statement, policy_document, service_trust_policy
+from .iam import Statement, kms_statements, policy_document, service_trust_policy
 from .settings import Common
 
 MAX_EVENT_AGE_SECONDS = 86_400
@@ -134,12 +134,17 @@ def build_schedule_trigger(
     role, policy = _start_only(
         f"{name}-scheduler", "scheduler.amazonaws.com", state_machine_arn, common, parent
     )
-    # Scheduler writes to the DLQ with the schedule's role, not as a service principal.
-    aws.iam.RolePolicy(
+    # Scheduler writes to the DLQ with the schedule's role, not as a service principal: on
+    # a queue encrypted with the stack's key that role needs the key too (and Scheduler
+    # decrypts the schedule's target, encrypted with the same key, for each invocation).
+    dlq_policy = aws.iam.RolePolicy(
         f"{name}-scheduler-dlq-policy",
         role=role.id,
         policy=policy_document(
-            [Statement(sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[dlq.arn])]
+            [
+                Statement(sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[dlq.arn]),
+                *kms_statements(common.kms_key_arn),
+            ]
         ),
         opts=child,
     )
@@ -160,6 +165,6 @@ def build_schedule_trigger(
             "retry_policy": {"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 10},
             "dead_letter_config": {"arn": dlq.arn},
         },
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy, dlq_policy]),
     )
     return ScheduleTrigger(schedule, role, dlq)

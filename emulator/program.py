@@ -199,6 +199,8 @@ def run_program(
     )
     root = pulumi.runtime.get_root_resource()
     assert root is not None, "set_mocks creates the root stack resource"
+    # The root stack outlives a run (set_mocks reuses it): earlier exports would leak in.
+    getattr(root, "outputs", {}).clear()
     saved = root._transformations
 
     outputs: dict[str, Any] = {}

@@ -154,7 +154,7 @@ STEP_FUNCTIONS_READER_ITEMS_POINTER: Final = Fact(
         "An AWS Compute Blog post names an ItemsPointer feature that selects an array nested "
         "in a JSON object read from S3, but the ItemReader page reachable here does not show "
         "the field or where it goes (ReaderConfig?). orderflow does not depend on it: "
-        "InspectFile rewrites a {\"orders\": [...]} file as JSON Lines and the Map reads that."
+        'InspectFile rewrites a {"orders": [...]} file as JSON Lines and the Map reads that.'
     ),
 )
 
@@ -171,7 +171,22 @@ CLOUDWATCH_LOGS_VENDED_PREFIX: Final = Fact(
 )
 
 # --- KMS key policies: service principals that must be allowed to use a customer key -----
-# (CloudWatch Logs: CLOUDWATCH_LOGS_KMS_PRINCIPAL / CLOUDWATCH_LOGS_KMS_ACTIONS below.)
+KMS_LOGS_KEY_POLICY: Final = Fact(
+    {
+        "principal": "logs.{region}.amazonaws.com",
+        "actions": (
+            "kms:Decrypt*",
+            "kms:Describe*",
+            "kms:Encrypt*",
+            "kms:GenerateDataKey*",
+            "kms:ReEncrypt*",
+        ),
+        "context_key": "kms:EncryptionContext:aws:logs:arn",
+    },
+    _docs("AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"),
+    note="A log group cannot be created with (or associated to) a key whose policy does not "
+    "allow the regional CloudWatch Logs principal.",
+)
 KMS_EVENTBRIDGE_KEY_POLICY: Final = Fact(
     {
         "principal": "events.amazonaws.com",
@@ -187,9 +202,7 @@ KMS_EVENTBRIDGE_KEY_POLICY: Final = Fact(
 )
 KMS_SQS_SENDER_ACTIONS: Final = Fact(
     ("kms:GenerateDataKey", "kms:Decrypt"),
-    _docs(
-        "AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"
-    ),
+    _docs("AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"),
     note="A producer to an SSE-KMS queue needs both; a consumer needs kms:Decrypt.",
 )
 KMS_SNS_PUBLISHER_ACTIONS: Final = Fact(
@@ -342,6 +355,11 @@ DYNAMODB_STREAMS_GET_RECORDS_MAX: Final = Fact(
 # --- SQS (continued) ----------------------------------------------------------------------
 _SQS_SEND_BATCH = _docs("AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html")
 SQS_MAX_BATCH_ENTRIES: Final = Fact(10, _SQS_SEND_BATCH)
+SQS_MAX_RETENTION_SECONDS: Final = Fact(
+    14 * DAY_SECONDS,
+    _docs("AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"),
+    note="MessageRetentionPeriod: 60 seconds to 14 days.",
+)
 SQS_MAX_BATCH_BYTES: Final = Fact(
     256 * KIB, _SQS_SEND_BATCH, note="The sum of every message of one SendMessageBatch request."
 )
@@ -353,6 +371,11 @@ LAMBDA_SYNC_PAYLOAD_BYTES: Final = Fact(
 )
 LAMBDA_ASYNC_PAYLOAD_BYTES: Final = Fact(256 * KIB, _LAMBDA_QUOTAS)
 LAMBDA_TIMEOUT_SECONDS: Final = Fact(Bounds(1, 900), _LAMBDA_QUOTAS, note="Function timeout.")
+LAMBDA_ONE_VCPU_MEMORY_MB: Final = Fact(
+    1769,
+    _docs("lambda/latest/dg/configuration-memory.html"),
+    note="CPU is allocated in proportion to memory; at 1,769 MB a function has one vCPU.",
+)
 LAMBDA_XRAY_ACTIONS: Final = Fact(
     ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),
     _docs("lambda/latest/dg/services-xray.html"),
