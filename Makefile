@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit demo bench clean
+.PHONY: install test lint typecheck unit demo bench clean races
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# The race suites on many interleavings (`make test` runs them on a handful of seeds);
+# a failing seed reproduces: `Emulator(interleave=SEED)`, `python -m emulator run ... --interleave SEED`.
+RACE_SEEDS ?= 50
+races: $(STAMP)
+	ORDERFLOW_RACE_SEEDS=$(RACE_SEEDS) $(PY) -m pytest -n 2 --dist loadfile -p no:randomly tests/faults/test_races_*.py
 
 # The whole suite plus lint and types: what CI runs.
 test: lint typecheck unit

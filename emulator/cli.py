@@ -1,4 +1,8 @@
-"""`python -m emulator up | run <pipeline> <input> [--json] | demo` (see DESIGN.md)."""
+"""`python -m emulator up | run <pipeline> <input> [--json] | demo` (see DESIGN.md).
+
+`run` and `demo` take `--interleave SEED`: concurrent work (Map children, deliveries,
+executions) interleaves at AWS calls as the seed chooses (`emulator.interleave`).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--stack", default="dev")
     demo = commands.add_parser("demo", help="run every pipeline's seed scenario on samples/")
     demo.add_argument("--stack", default="dev")
+    for command in (run, demo):
+        command.add_argument(
+            "--interleave",
+            type=int,
+            metavar="SEED",
+            help="run concurrent work interleaved at every AWS call, as the seed chooses "
+            "(the same seed, the same interleaving); default: one at a time, in order",
+        )
     return parser
 
 
@@ -43,8 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             return up(args.stack, sys.stdout)
         if args.command == "run":
-            return run(args.pipeline, args.input, args.stack, as_json=args.json, out=sys.stdout)
-        return demo(args.stack, sys.stdout)
+            return run(
+                args.pipeline,
+                args.input,
+                args.stack,
+                as_json=args.json,
+                out=sys.stdout,
+                interleave=args.interleave,
+            )
+        return demo(args.stack, sys.stdout, interleave=args.interleave)
     except UnsupportedResourceError as exc:
         print(f"emulator: UnsupportedResourceError: {exc}", file=sys.stderr)
         return 1
@@ -76,14 +95,22 @@ def _scenario(pipeline: str) -> Scenario | None:
     return scenario
 
 
-def run(pipeline: str, path: Path, stack: str, *, as_json: bool, out: TextIO) -> int:
+def run(
+    pipeline: str,
+    path: Path,
+    stack: str,
+    *,
+    as_json: bool,
+    out: TextIO,
+    interleave: int | None = None,
+) -> int:
     scenario = _scenario(pipeline)
     if scenario is None:
         return EXIT_USAGE
     if not path.is_file():
         print(f"emulator: no input file {path}", file=sys.stderr)
         return EXIT_USAGE
-    with Emulator() as emulator:
+    with Emulator(interleave=interleave) as emulator:
         emulator.deploy(REPO_ROOT, stack)
         try:
             report, outcome = run_scenario(emulator, scenario, path)
@@ -109,10 +136,10 @@ def run_scenario(
     return report, scenario.outcome(report, fed)
 
 
-def demo(stack: str, out: TextIO) -> int:
+def demo(stack: str, out: TextIO, *, interleave: int | None = None) -> int:
     started = time.perf_counter()
     failed = False
-    with Emulator() as emulator:
+    with Emulator(interleave=interleave) as emulator:
         deployed = emulator.deploy(REPO_ROOT, stack)
         present = {(r.type, r.name) for r in deployed}
         print(

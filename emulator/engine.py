@@ -7,11 +7,18 @@ run in the order they become due, and when only future jobs are left the clock j
 forward instead of sleeping. Sources that AWS polls (a DynamoDB stream behind a pipe, a
 Kafka topic behind an event source mapping, a schedule) plug in as pollers: when the
 queue is empty, `run_until_idle` asks each poller for work until none has any.
+
+With `interleave=SEED` the jobs that are due together (everything due now that was
+submitted without a delay, plus the earliest job) run as one wave of concurrent units
+under a seeded scheduler (`emulator.interleave`): they interleave at every AWS call, as
+AWS's concurrent deliveries, executions and invocations do, and the seed reproduces the
+interleaving. Without it, jobs run one at a time in due order, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import shutil
@@ -29,7 +36,8 @@ from moto import mock_aws
 
 from emulator.deploy import deploy_program, deploy_stack
 from emulator.iam.guard import IamGuard, acting_as
-from emulator.lambdas.runtime import LambdaRuntime
+from emulator.interleave import Interleaver, StateHook
+from emulator.lambdas.runtime import FUNCTION_OUTPUT, LambdaRuntime
 from emulator.metering import Meter
 from emulator.program import REGION, Stack, Transformation
 from emulator.services import dynamodb_transactions, dynamodb_updates, sqs
@@ -67,17 +75,20 @@ class _Job:
     sequence: int
     description: str = field(compare=False)
     run: Callable[[], None] = field(compare=False)
+    delayed: bool = field(default=False, compare=False)
 
 
 class Emulator:
     """One emulated AWS account: use as a context manager, `deploy`, feed, `run_until_idle`.
 
-    Only one may be open per process (moto's backends are process-wide).
+    Only one may be open per process (moto's backends are process-wide). `interleave`
+    (a seed) runs concurrent work interleaved at AWS calls (see the module docstring);
+    None runs everything one at a time in due order.
     """
 
     _open: Emulator | None = None
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, interleave: int | None = None) -> None:
         self.seed = seed
         self.clock = VirtualClock()
         self.meter = Meter()
@@ -98,6 +109,16 @@ class Emulator:
         self._sequence = itertools.count()
         self._exit = contextlib.ExitStack()
         self._clients: dict[str, Any] = {}
+        self.interleaver: Interleaver | None = None
+        if interleave is not None:
+            self.interleaver = Interleaver(
+                interleave, owned_modules=self._archive_module, extra_state=_LOG_STACK
+            )
+
+    def _archive_module(self, name: str) -> bool:
+        """A module of some function's archive (swapped per invocation, so per unit)."""
+        top = name.split(".", 1)[0]
+        return any(top in function.modules.names for function in self.runtime.functions.values())
 
     # lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -106,6 +127,9 @@ class Emulator:
         Emulator._open = self
         try:
             self._exit.enter_context(mock_aws())
+            if self.interleaver is not None:
+                self.interleaver.install()
+                self._exit.callback(self.interleaver.uninstall)
             self.guard.install()
             self._exit.callback(self.guard.uninstall)
             patches = [*sqs.patches(), *self.guard.patches()]
@@ -168,7 +192,7 @@ class Emulator:
     # the work queue ------------------------------------------------------------------
     def submit(self, description: str, run: Callable[[], None], *, delay: float = 0.0) -> None:
         """Queue `run` to happen `delay` virtual seconds from now."""
-        job = _Job(self.clock.now() + delay, next(self._sequence), description, run)
+        job = _Job(self.clock.now() + delay, next(self._sequence), description, run, delay > 0)
         heapq.heappush(self._queue, job)
 
     def run_until_idle(self, max_jobs: int = 1_000_000) -> int:
@@ -181,19 +205,53 @@ class Emulator:
                 continue
             job = heapq.heappop(self._queue)
             self.clock.advance_to(job.due)
-            with acting_as(None):
-                try:
-                    job.run()
-                except Exception as exc:  # reported; the run goes on
-                    self.error(
-                        "emulator",
-                        job=job.description,
-                        message=f"{type(exc).__name__}: {exc}",
-                        trace=traceback.format_exc(limit=8),
-                    )
-            done += 1
+            if self.interleaver is None:
+                self._run_job(job)
+                done += 1
+                continue
+            wave = [job, *self._due_together()]
+            self.interleaver.run_concurrently(
+                [functools.partial(self._run_job, each) for each in wave],
+                names=[each.description for each in wave],
+            )
+            done += len(wave)
         raise RuntimeError(f"still busy after {max_jobs} jobs: is something looping?")
+
+    def _due_together(self) -> list[_Job]:
+        """The undelayed jobs already due: they run alongside the earliest job.
+
+        Delayed jobs (retries, windows) join only when they are the earliest: which of
+        them a wave would catch depends on how long the previous wave took in real time,
+        and the interleaving must depend on the seed alone.
+        """
+        now = self.clock.now()
+        due = [job for job in self._queue if not job.delayed and job.due <= now]
+        if due:
+            taken = set(map(id, due))
+            self._queue = [job for job in self._queue if id(job) not in taken]
+            heapq.heapify(self._queue)
+        return sorted(due)
+
+    def _run_job(self, job: _Job) -> None:
+        with acting_as(None):
+            try:
+                job.run()
+            except Exception as exc:  # reported; the run goes on
+                self.error(
+                    "emulator",
+                    job=job.description,
+                    message=f"{type(exc).__name__}: {exc}",
+                    trace=traceback.format_exc(limit=8),
+                )
 
     def error(self, kind: str, **details: Any) -> None:
         """Record something that went wrong, for the report's `errors`."""
         self.errors.append({"kind": kind, **details})
+
+
+def _set_log_stack(saved: tuple[Any, ...]) -> None:
+    FUNCTION_OUTPUT.current[:] = saved[0]
+
+
+# Which function's log a handler's print lands in: process-wide, so saved per unit.
+_LOG_STACK = StateHook(lambda: (list(FUNCTION_OUTPUT.current),), _set_log_stack)

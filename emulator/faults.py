@@ -21,9 +21,18 @@ botocore's own retries (which run inside `_make_api_call`) do not see them: `tim
 means the caller sees two failures. A timed-out invocation runs the handler first (its
 side effects stay, as they may in AWS) and then reports the timeout.
 
+A crash (`crash_after`) is the one fault that lets a call succeed: right after the Nth
+successful matching call made by a function, the invocation dies (`InjectedCrash`, a
+BaseException, so no `except Exception` in handler code can swallow it: the process is
+gone). The call's effect stays, nothing after it runs, and the invocation fails with
+`Runtime.ExitError`, as a Lambda whose process exited does. That is how a test puts a
+crash between two side effects of a handler (after PutEvents, before the idempotency
+record is saved; after the ledger write, before the event).
+
     with Faults(emulator) as faults:
         faults.throttle_dynamodb(times=2, table="validation-orders")
         faults.lambda_errors("validation-validate", times=1)
+        faults.crash_after("premium-process-premium", "events", "PutEvents")
         ...run a scenario...
         assert faults.hits
 """
@@ -31,6 +40,7 @@ side effects stay, as they may in AWS) and then reports the timeout.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -108,9 +118,31 @@ class _InvokeFault:
 
 
 @dataclass
+class _CrashFault:
+    fault: Fault
+    function: str
+    service: str
+    operations: frozenset[str]
+    after: int
+    seen: int = 0
+
+
+@dataclass
 class _State:
     calls: list[_CallFault] = field(default_factory=list)
     invocations: list[_InvokeFault] = field(default_factory=list)
+    crashes: list[_CrashFault] = field(default_factory=list)
+
+
+class InjectedCrash(BaseException):
+    """The function's process died (injected): not an Exception, so handlers cannot catch it."""
+
+
+# The function whose handler is running (for crash rules); handler worker threads, which
+# do not inherit it, are matched by the invoking role instead.
+_RUNNING: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "emulator_fault_function", default=None
+)
 
 
 def named_resources(params: Mapping[str, Any]) -> list[str]:
@@ -189,6 +221,7 @@ class Faults:
     def active(self) -> list[Fault]:
         """Rules that can still strike."""
         rules = [c.fault for c in self._state.calls] + [i.fault for i in self._state.invocations]
+        rules += [c.fault for c in self._state.crashes]
         return [fault for fault in rules if not fault.spent]
 
     # service calls -------------------------------------------------------------------
@@ -314,7 +347,10 @@ class Faults:
             for rule in faults._state.calls:
                 if faults._strikes(rule, service, operation, params):
                     return rule.respond(operation, params)
-            return original(client, operation, params)
+            response = original(client, operation, params)
+            if faults._state.crashes:
+                faults._crash_if_due(service, operation, params)
+            return response
 
         self._original_call = original
         self._wrapper = _make_api_call
@@ -336,6 +372,58 @@ class Faults:
         target = f"{service}:{operation} {', '.join(names)}".strip()
         self.hits.append(Hit(rule.fault.description, target, _arn(principal)))
         return True
+
+    # crashes -------------------------------------------------------------------------------
+    def crash_after(
+        self,
+        function: str,
+        service: str,
+        operation: str,
+        *,
+        nth: int = 1,
+        times: int | None = 1,
+    ) -> Fault:
+        """`function` dies right after its `nth` successful `service:operation` call.
+
+        Counted over every invocation of the function since the rule was added; with
+        `times`, the next that many matching calls after the nth crash too (None: every
+        one). The call's effect stays; the invocation fails with `Runtime.ExitError`.
+        """
+        if nth < 1:
+            raise ValueError(f"nth counts calls from 1, not {nth}")
+        fault = Fault(f"{function} crashes after {service}:{operation} #{nth}", times)
+        self._state.crashes.append(
+            _CrashFault(fault, function, service, frozenset({operation}), after=nth - 1)
+        )
+        return fault
+
+    def _crash_if_due(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        functions = self._running_functions()
+        for rule in self._state.crashes:
+            if rule.service != service or operation not in rule.operations or rule.fault.spent:
+                continue
+            if not any(rule.function in name for name in functions):
+                continue
+            rule.seen += 1
+            if rule.seen <= rule.after or not rule.fault.take():
+                continue
+            target = f"{service}:{operation} {', '.join(named_resources(params))}".strip()
+            self.hits.append(Hit(rule.fault.description, target, _arn(current_principal())))
+            raise InjectedCrash(f"{rule.fault.description} (injected)")
+
+    def _running_functions(self) -> list[str]:
+        """The function making the current call: the invocation's own, else by its role."""
+        running = _RUNNING.get()
+        if running is not None:
+            return [running]
+        principal = current_principal()
+        if principal is None:
+            return []
+        return [
+            loaded.config.name
+            for loaded in self.emulator.runtime.functions.values()
+            if loaded.config.role_arn == principal.arn
+        ]
 
     # Lambda invocations ----------------------------------------------------------------
     def lambda_errors(
@@ -362,6 +450,30 @@ class Faults:
         original = runtime.invoke
         faults = self
 
+        def crashing(name_or_arn: str, event: Any) -> Invocation:
+            """Run the handler; an injected crash becomes the exit error Lambda reports."""
+            config = runtime.get(name_or_arn).config
+            token = _RUNNING.set(config.name)
+            try:
+                return original(name_or_arn, event)
+            except InjectedCrash as crash:
+                request_id = f"crashed-{len(faults.hits)}"
+                return Invocation(
+                    function=config.name,
+                    request_id=request_id,
+                    payload=None,
+                    error={
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited "
+                        f"without providing a reason ({crash})",
+                    },
+                    duration_ms=1.0,
+                    init_ms=0.0,
+                    billed_ms=1,
+                )
+            finally:
+                _RUNNING.reset(token)
+
         def invoke(name_or_arn: str, event: Any) -> Invocation:
             config = runtime.get(name_or_arn).config
             rule = next(
@@ -373,10 +485,10 @@ class Faults:
                 None,
             )
             if rule is None or not rule.fault.take():
-                return original(name_or_arn, event)
+                return crashing(name_or_arn, event)
             faults.hits.append(Hit(rule.fault.description, f"lambda:Invoke {config.name}", None))
             if rule.timeout:
-                done = original(name_or_arn, event)
+                done = crashing(name_or_arn, event)
                 return dataclasses.replace(
                     done,
                     payload=None,

@@ -11,7 +11,10 @@ would send, after recording the denial.
 
 A handler that calls AWS from its own worker threads would lose the context variable;
 the innermost principal entered on any thread is used as a fallback, so such calls are
-still checked against the invoking role.
+still checked against the invoking role. Under interleaving (`emulator.interleave`) the
+scheduler's own threads carry their context (no fallback), the fallback only considers
+principals entered by the thread now holding the baton, and every checked call is a
+possible switch point (`interleave.checkpoint()` before it is authorized and made).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from moto.iam.exceptions import NotFoundException
 from moto.iam.models import iam_backends
 from moto.s3.models import FakeBucket
 
+from emulator import interleave
 from emulator.iam.actions import Need, UnmappedOperationError, needs_for
 from emulator.iam.policies import Decision, Principal, decide, resource_policy_result
 from emulator.iam.resource_policies import resource_policy
@@ -40,7 +44,7 @@ from emulator.program import ACCOUNT
 _CURRENT: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "emulator_principal", default=None
 )
-_ENTERED: list[Principal] = []  # innermost last; the fallback for other threads
+_ENTERED: list[tuple[Principal, threading.Thread]] = []  # innermost last: other threads' fallback
 _ENTERED_LOCK = threading.Lock()
 
 # The error code each service answers a denied call with.
@@ -68,23 +72,30 @@ class Denial:
 def acting_as(principal: Principal | None) -> Iterator[None]:
     """Make AWS calls inside the block on behalf of `principal` (None: unchecked)."""
     token = _CURRENT.set(principal)
-    if principal is not None:
+    entry = (principal, threading.current_thread()) if principal is not None else None
+    if entry is not None:
         with _ENTERED_LOCK:
-            _ENTERED.append(principal)
+            _ENTERED.append(entry)
     try:
         yield
     finally:
         _CURRENT.reset(token)
-        if principal is not None:
+        if entry is not None:
             with _ENTERED_LOCK:
-                _ENTERED.remove(principal)
+                _ENTERED.remove(entry)
 
 
 def current_principal() -> Principal | None:
     principal = _CURRENT.get()
-    if principal is None and threading.current_thread() is not threading.main_thread():
+    thread = threading.current_thread()
+    if principal is None and thread is not threading.main_thread():
+        scheduler = interleave.active()
+        if scheduler is not None and scheduler.manages(thread):
+            return None  # a scheduled unit's context is its own: None is the emulator
+        owner = scheduler.holder_thread() if scheduler is not None else None
         with _ENTERED_LOCK:
-            return _ENTERED[-1] if _ENTERED else None
+            entered = [p for p, t in _ENTERED if owner is None or t is owner]
+            return entered[-1] if entered else None
     return principal
 
 
@@ -128,6 +139,7 @@ class IamGuard:
             principal = current_principal()
             if principal is None:
                 return original(client, operation, params)
+            interleave.checkpoint()  # another unit may go first: where races are decided
             service = client.meta.service_model.service_name
             region = client.meta.region_name
             guard.authorize(principal, service, operation, params, region)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
+from emulator import interleave
 from emulator.states.choice import evaluate_rule
 from emulator.states.errors import (
     EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -862,6 +863,17 @@ class _Execution:
         )
         concurrency = self._count(step, effective, step.state, "MaxConcurrency")
         scheduler = VirtualScheduler(step.lane.now, concurrency or DISTRIBUTED_DEFAULT_CONCURRENCY)
+        interleaver = interleave.active()
+        if interleaver is not None and len(inputs) > 1:
+            return self._interleave_children(
+                step,
+                machine=machine,
+                tolerance=tolerance,
+                scheduler=scheduler,
+                inputs=inputs,
+                weights=weights,
+                interleaver=interleaver,
+            )
         runs: list[ChildRun] = []
         failed_items = 0
         for position, (child_input, weight) in enumerate(zip(inputs, weights, strict=True)):
@@ -886,6 +898,67 @@ class _Execution:
                 )
         self._advance_to(step.lane, scheduler.end)
         return runs
+
+    def _interleave_children(
+        self,
+        step: _Step,
+        *,
+        machine: StateMachineInterpreter,
+        tolerance: FailureTolerance,
+        scheduler: VirtualScheduler,
+        inputs: list[Any],
+        weights: list[int],
+        interleaver: interleave.Interleaver,
+    ) -> list[ChildRun]:
+        """`_run_children` with the children running concurrently (MaxConcurrency at once).
+
+        As on AWS, once failures exceed the tolerance no further child starts; those
+        already running finish.
+        """
+        runs: dict[int, ChildRun] = {}
+        failed = {"items": 0}
+        exceeded: list[ExecutionResult] = []
+
+        def child(position: int) -> Callable[[], ExecutionResult]:
+            def run() -> ExecutionResult:
+                offset = scheduler.next_start()
+                started = self.started + timedelta(seconds=offset)
+                result = machine.run_execution(
+                    inputs[position], f"{self.name}:{step.name}:{position}", started=started
+                )
+                scheduler.finish(offset + result.virtual_seconds)
+                runs[position] = ChildRun(result, started)
+                return result
+
+            return run
+
+        def on_done(position: int, result: ExecutionResult) -> bool:
+            if result.status == SUCCEEDED or exceeded:
+                return not exceeded
+            failed["items"] += weights[position]
+            if tolerance.exceeded(failed["items"]):
+                exceeded.append(result)
+                return False
+            return True
+
+        interleaver.run_concurrently(
+            [child(position) for position in range(len(inputs))],
+            limit=scheduler.slots,
+            names=[f"{self.name}:{step.name}:{position}" for position in range(len(inputs))],
+            on_done=on_done,
+        )
+        ordered = [runs[position] for position in sorted(runs)]
+        self.children.extend(run.result for run in ordered)
+        self._advance_to(step.lane, scheduler.end)
+        if exceeded:
+            failure = exceeded[0]
+            raise TaskError(
+                EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                f"The tolerated failure threshold was exceeded: {failed['items']} of "
+                f"{tolerance.total_items} items failed. Child execution {failure.name} "
+                f"ended {failure.status}: {failure.error}: {failure.cause}",
+            )
+        return list(ordered)
 
     def _optional_int(self, step: _Step, effective: Any, key: str) -> int | None:
         if key not in step.state and f"{key}Path" not in step.state:

@@ -45,6 +45,26 @@ def test_run_json_prints_one_object_with_the_contract_keys(
     assert report["errors"] == []
 
 
+def test_run_interleave_seed_runs_the_same_pipeline_interleaved(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "validation", str(SEED_FILE), "--json", "--interleave", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == REPORT_KEYS
+    assert [item["orderId"] for item in report["tables"]["validation-orders"]] == ["1"]
+    assert [letter["reason"] for letter in report["queues"]["validation-dlq"]] == [
+        "missing_contact_info"
+    ]
+    assert report["errors"] == []
+
+
+def test_interleave_takes_an_integer_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "validation", str(SEED_FILE), "--interleave", "many"])
+    assert exit_.value.code == 2
+    assert "--interleave" in capsys.readouterr().err
+
+
 def test_an_input_of_the_wrong_shape_exits_2_saying_why(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
