@@ -37,6 +37,7 @@ from moto.s3.models import FakeBucket
 
 from emulator import interleave
 from emulator.iam.actions import Need, UnmappedOperationError, needs_for
+from emulator.iam.key_policies import encrypted_target_needs, key_use_decision
 from emulator.iam.policies import Decision, Principal, decide, resource_policy_result
 from emulator.iam.resource_policies import resource_policy
 from emulator.program import ACCOUNT
@@ -46,6 +47,16 @@ _CURRENT: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
 )
 _ENTERED: list[tuple[Principal, threading.Thread]] = []  # innermost last: other threads' fallback
 _ENTERED_LOCK = threading.Lock()
+
+# Calls that put data into a queue or topic: with a customer managed key, they use the key.
+_SENDS_ENCRYPTED = frozenset(
+    {
+        ("sqs", "SendMessage"),
+        ("sqs", "SendMessageBatch"),
+        ("sns", "Publish"),
+        ("sns", "PublishBatch"),
+    }
+)
 
 # The error code each service answers a denied call with.
 _DENIED_CODES = {
@@ -178,6 +189,8 @@ class IamGuard:
         except UnmappedOperationError as exc:
             self._on_unmapped(str(exc))
             raise
+        if (service, operation) in _SENDS_ENCRYPTED:  # a customer key: its actions too
+            needs = [*needs, *encrypted_target_needs(needs[0].resource, region)]
         for need in needs:
             decision = self.decide(principal, need)
             if decision is not Decision.ALLOW:
@@ -185,6 +198,8 @@ class IamGuard:
                 raise _access_denied(service, operation, principal, need, decision)
 
     def decide(self, principal: Principal, need: Need) -> Decision:
+        if need.action.startswith("kms:") and ":key/" in need.resource:
+            return key_use_decision(principal, need, identity_policies(principal))
         return decide(
             need.action,
             need.resource,

@@ -178,10 +178,14 @@ def _evaluate(
 
 
 def resource_policy_result(
-    document: str, principal: Principal, action: str, resource: str
+    document: str,
+    principal: Principal,
+    action: str,
+    resource: str,
+    request_context: tuple[tuple[str, str], ...] = (),
 ) -> PermissionResult:
     """What one resource policy alone says about a request (moto's result type)."""
-    return _evaluate(document, principal, action, resource, True)
+    return _evaluate(document, principal, action, resource, True, request_context=request_context)
 
 
 def decide(

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from emulator.iam.key_policies import logs_may_use_key
 from emulator.program import ACCOUNT, REGION
 from emulator.provision.registry import Provisioned, Request, pascal, provisioner, tags
 from orderflow.aws_facts import EVENT_BUS_FILTER_OPERATORS
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 # Every operator of EventBridge patterns. moto matches a misspelled one as "anything",
 # so patterns are checked here, as AWS checks them in PutRule.
 PATTERN_OPERATORS = EVENT_BUS_FILTER_OPERATORS.value
+
+
+class KeyNotUsableError(PermissionError):
+    """CloudWatch Logs may not use the log group's KMS key (its key policy does not allow it)."""
 
 
 class InvalidEventPatternError(ValueError):
@@ -52,16 +57,24 @@ def check_event_pattern(pattern: str) -> None:
 @provisioner("aws:cloudwatch/logGroup:LogGroup")
 def log_group(emulator: Emulator, request: Request) -> Provisioned:
     name = request.physical()
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
     params: dict[str, Any] = {"logGroupName": name, "tags": tags(request)}
     if request.get("kmsKeyId"):
         params["kmsKeyId"] = request.get("kmsKeyId")
+        # AWS asks the key policy whether CloudWatch Logs may use the key; moto does not.
+        if not logs_may_use_key(params["kmsKeyId"], arn, REGION):
+            raise KeyNotUsableError(
+                "An error occurred (AccessDeniedException) when calling the CreateLogGroup "
+                "operation: The specified KMS key does not exist or is not allowed to be used "
+                f"with Arn '{arn}'"
+            )
     client = emulator.client("logs")
     client.create_log_group(**params)
     if request.get("retentionInDays"):
         client.put_retention_policy(
             logGroupName=name, retentionInDays=request.int("retentionInDays")
         )
-    return name, {"name": name, "arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"}
+    return name, {"name": name, "arn": arn}
 
 
 @provisioner("aws:cloudwatch/metricAlarm:MetricAlarm")
