@@ -46,6 +46,57 @@ def _invoke(
     }
 
 
+IDENTITY_PATH = "$.eventIdentity"
+ORIGINAL_EVENT_ID = "$.detail.originalEvent.id"
+
+
+# runtime.common.dead_letter.dead_letter_id("late-data", {"eventId": <id>}): SHA-256 of the
+# compact, key-sorted JSON {"pipeline":"late-data","source":{"eventId":"<id>"}}. Event ids
+# and execution names hold no character JSON would escape, so the text is the same.
+EVENT_LETTER_ID = (
+    "States.Hash(States.Format("
+    '\'\\{"pipeline":"late-data","source":\\{"eventId":"{}"\\}\\}\', '
+    f"{IDENTITY_PATH}.eventId), 'SHA-256')"
+)
+
+
+def _event_identity_states(name: str, *, then: str) -> dict[str, Any]:
+    """Put the event's identity at IDENTITY_PATH: the id of the first event.
+
+    A bus redrive (`orderflow_ops replay redrive --via bus`) gets a new EventBridge id and
+    carries the first one in `detail.originalEvent.id` (runtime.reconciliation.domain
+    reads it the same way). An input without an id (a hand-started execution) falls back
+    to the execution's name.
+    """
+
+    def is_text(path: str) -> dict[str, Any]:
+        return {
+            "And": [{"Variable": path, "IsPresent": True}, {"Variable": path, "IsString": True}]
+        }
+
+    def keep(path: str) -> dict[str, Any]:
+        return {
+            "Type": "Pass",
+            "Parameters": {"eventId.$": path},
+            "ResultPath": IDENTITY_PATH,
+            "Next": then,
+        }
+
+    return {
+        name: {
+            "Type": "Choice",
+            "Choices": [
+                {**is_text(ORIGINAL_EVENT_ID), "Next": f"{name}ByOriginalId"},
+                {**is_text("$.id"), "Next": f"{name}ById"},
+            ],
+            "Default": f"{name}ByExecution",
+        },
+        f"{name}ByOriginalId": keep(ORIGINAL_EVENT_ID),
+        f"{name}ById": keep("$.id"),
+        f"{name}ByExecution": keep("$$.Execution.Name"),
+    }
+
+
 def reconciliation_definition(
     *,
     flag_arn: str,
@@ -94,7 +145,7 @@ def reconciliation_definition(
                     timeout_seconds=flag_timeout,
                     max_attempts=max_attempts,
                 ),
-                "Catch": [{**catch_all[0], "Next": "DeadLetterEvent"}],
+                "Catch": [{**catch_all[0], "Next": "IdentifyUnflaggedEvent"}],
                 "Next": "IsAccepted",
             },
             "IsAccepted": {
@@ -145,13 +196,16 @@ def reconciliation_definition(
                 "Error": "ReconcileDeferred",
                 "Cause": "The ledger entry stays flagged; the next scheduled sweep re-drives it",
             },
+            **_event_identity_states("IdentifyUnflaggedEvent", then="DeadLetterEvent"),
             "DeadLetterEvent": {
                 **dead_letter_task(
                     dead_letter_queue_url,
                     pipeline="late-data",
                     reason="flag_failed",
-                    id_path="$$.Execution.Name",
-                    source={"execution.$": "$$.Execution.Id"},
+                    # Named after the event, not the execution: a redelivery (or a bus
+                    # redrive) of the same event failing again is the same letter.
+                    id_path=EVENT_LETTER_ID,
+                    source={"eventId.$": f"{IDENTITY_PATH}.eventId"},
                     record_path="$$.Execution.Input",
                 ),
                 "Next": "FlagFailed",

@@ -2,9 +2,13 @@
 
 - A rejected or un-flaggable event (the letter's `record` is the EventBridge event)
   starts the reconciliation workflow with it, as the rule would (`via="workflow"`,
-  the default), or is put on the bus again (`via="bus"`, going through the rule; the
-  event gets a new id). The ledger flags each order once (a conditional put on
-  `LATE#<orderId>`), so a redriven duplicate changes nothing.
+  the default), or is put on the bus again (`via="bus"`, going through the rule).
+  EventBridge gives a put event a new id and time, so the entry carries the first
+  event's in `detail.originalEvent` (`{"id", "time"}`, kept as is when the letter's event
+  was itself redriven): the pipeline names its letters and reads the event time from
+  it, so redriving by bus twice, or an event failing again, is still the one letter.
+  The ledger flags each order once (a conditional put on `LATE#<orderId>`), so a
+  redriven duplicate changes nothing.
 - A `reconcile_deferred` letter (`record` names the ledger entry) is handed to the
   workflow's Reconcile function, which applies an entry at most once; the schedule's
   sweep would re-drive it too, after its threshold.
@@ -28,7 +32,24 @@ from orderflow_ops.redrivers.base import (
 from orderflow_ops.redrivers.workflows import function_for, workflow_functions
 
 RECONCILE_DEFERRED = "reconcile_deferred"
+ORIGINAL_EVENT = "originalEvent"  # runtime.reconciliation.domain.ORIGINAL_EVENT
 Via = Literal["workflow", "bus"]
+
+
+def with_original_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """`event` whose detail names the first event (`{"id", "time"}`), as a bus redrive sends.
+
+    An event redriven before already names its first event: that one is kept. A detail
+    that is not an object is left alone (the pipeline rejects it, with the event's id).
+    """
+    copy = dict(event)
+    detail = copy.get("detail")
+    if not isinstance(detail, Mapping) or isinstance(detail.get(ORIGINAL_EVENT), Mapping):
+        return copy
+    first = {key: copy[key] for key in ("id", "time") if isinstance(copy.get(key), str)}
+    if first:
+        copy["detail"] = {**detail, ORIGINAL_EVENT: first}
+    return copy
 
 
 class LateDataRedriver:
@@ -74,12 +95,12 @@ class LateDataRedriver:
         if self.via == "bus":
             if self.events is None:
                 return skip("no EventBridge client to put the event with")
-            entry = event_entry(event, self.event_bus)
+            entry = event_entry(with_original_event(event), self.event_bus)
             return Plan(
                 "put-events",
                 self.event_bus,
                 entry,
-                note="through the rule (new event id)",
+                note="through the rule (new event id; detail.originalEvent names the first)",
                 perform=lambda: put_events(self.events, entry),
             )
         arn = self.state_machine_arn

@@ -7,6 +7,12 @@ whose amount differs is reported as a conflict (logged, counted) but never appli
 day's aggregate can only ever count an order once. Correcting an already reconciled
 amount is a different business operation, out of scope here.
 
+An event's identity is its EventBridge `id`, or, for an event put on the bus again by
+`orderflow_ops replay redrive --via bus` (EventBridge gives it a new id and a new `time`),
+the `detail.originalEvent` the redrive carries over: `{"id", "time"}` of the first event.
+Dead letters are named after that identity, so a failure of the first event and of its
+redriven copy is one letter, with one id.
+
 Nothing in this module performs I/O; the clock and the business time zone are passed in.
 """
 
@@ -27,6 +33,8 @@ RECONCILED: Final = "reconciled"
 PENDING: Final = "PENDING"
 """`pendingState` of entries the sweep must look at (the GSI is sparse on it)."""
 
+ORIGINAL_EVENT: Final = "originalEvent"
+"""Detail key a bus redrive adds: `{"id", "time"}` of the event it puts on the bus again."""
 MAX_ORDER_ID_LENGTH: Final = 128
 MAX_AMOUNT_TEXT_LENGTH: Final = 64
 MAX_EVENT_TIME_LENGTH: Final = 64
@@ -206,14 +214,30 @@ def parse_late_event(event: Any) -> LateRecord | Rejection:
         event_time = _event_time(event, detail)
     except _Invalid as invalid:
         return invalid.rejection
-    event_id = event.get("id")
     return LateRecord(
         order_id=order_id,
         amount=amount,
         reason=reason,
         event_time=event_time,
-        event_id=event_id if isinstance(event_id, str) and event_id else None,
+        event_id=event_identity(event),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def original_event(event: Any) -> dict[str, Any]:
+    """`detail.originalEvent` of a redriven event (`{}` for a first delivery)."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    original = detail.get(ORIGINAL_EVENT) if isinstance(detail, dict) else None
+    return original if isinstance(original, dict) else {}
+
+
+def event_identity(event: Any) -> str | None:
+    """The first event's id: the redrive's `originalEvent.id`, else the event's own `id`."""
+    own = _text(event.get("id")) if isinstance(event, dict) else None
+    return _text(original_event(event).get("id")) or own
 
 
 def _order_id(value: Any) -> str:
@@ -238,9 +262,12 @@ def _reason(value: Any) -> str:
 
 
 def _event_time(event: dict[str, Any], detail: dict[str, Any]) -> datetime:
-    """`detail.eventTime` when present, else the envelope's `time` (when the event was put)."""
+    """`detail.eventTime` when present, else when the (first) event was put on the bus."""
+    first_put = original_event(event).get("time")
     if detail.get("eventTime") is not None:
         raw, where = detail["eventTime"], "`detail.eventTime`"
+    elif first_put is not None:
+        raw, where = first_put, f"`detail.{ORIGINAL_EVENT}.time`"
     else:
         raw, where = event.get("time"), "the event's `time`"
     moment = parse_event_time(raw)
@@ -325,10 +352,14 @@ def ledger_key_from(flag: Any) -> str:
 
 
 def rejection_source(event: Any) -> dict[str, Any]:
-    """Dead-letter `source`: the event's identity; a content hash stands in for a missing id."""
+    """Dead-letter `source`: the event's identity; a content hash stands in for a missing id.
+
+    A redriven event names the first event's id (`event_identity`), so its letter is the
+    first one's letter again, not a second letter for the same event.
+    """
     fields = event if isinstance(event, dict) else {}
     source: dict[str, Any] = {
-        "eventId": fields.get("id"),
+        "eventId": event_identity(event),
         "source": fields.get("source"),
         "detailType": fields.get("detail-type"),
     }

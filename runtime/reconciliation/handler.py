@@ -36,6 +36,7 @@ from runtime.reconciliation.domain import (
     RECONCILED,
     LedgerEntry,
     Rejection,
+    event_identity,
     flag_result,
     iso_ms,
     ledger_key_from,
@@ -198,8 +199,9 @@ def flag_late_record(event: Any, context: Any) -> dict[str, Any]:
     """FlagLateOrder: dead-letter a bad event (once) or flag its ledger entry (once)."""
     rt = runtime()
     received_at = rt.clock()
-    if isinstance(event, dict) and isinstance(event.get("id"), str):
-        logger.set_correlation_id(event["id"])
+    identity = event_identity(event)
+    if identity is not None:
+        logger.set_correlation_id(identity)
     record = parse_late_event(event)
     if isinstance(record, Rejection):
         return _reject(rt, event, record)
