@@ -37,7 +37,10 @@ class CommonArgs(TypedDict, total=False):
     architecture: str
     """Lambda architecture, `arm64` (default, cheaper per GB-second) or `x86_64`."""
     kms_key_arn: pulumi.Input[str]
-    """Customer managed KMS key for queues, tables, buckets and logs (default: AWS managed)."""
+    """Customer managed KMS key ARN for logs, queues, topics, tables, buckets, the bus,
+    pipes and the schedule (default: AWS managed). Its key policy must hold
+    `components.key_policy.orderflow_key_policy_statements` (CloudWatch Logs, EventBridge,
+    and IAM delegation for the roles, which get the key's data-key actions)."""
     log_level: str
     """Application log level of the component's functions (default INFO)."""
 

@@ -47,12 +47,20 @@ from emulator.states.results import ChildRun, compact, plan_export, transform
 from emulator.states.retry import RetryBudget, find_catcher
 from emulator.states.timestamps import format_timestamp, parse_timestamp
 from emulator.states.validation import EXPRESS, JSONATA, S3_LIST_OBJECTS, validate_definition
+from orderflow.aws_facts import (
+    STEP_FUNCTIONS_EXPRESS_MAX_SECONDS,
+    STEP_FUNCTIONS_STANDARD_MAX_SECONDS,
+)
 
 SUCCEEDED: Final = "SUCCEEDED"
 FAILED: Final = "FAILED"
 TIMED_OUT: Final = "TIMED_OUT"
-EXPRESS_MAX_SECONDS: Final = 300.0  # Express executions last at most 5 minutes
-STANDARD_MAX_SECONDS: Final = 365 * 24 * 3600.0  # Standard executions at most 1 year
+EXPRESS_MAX_SECONDS: Final = float(STEP_FUNCTIONS_EXPRESS_MAX_SECONDS.value)
+STANDARD_MAX_SECONDS: Final = float(STEP_FUNCTIONS_STANDARD_MAX_SECONDS.value)
+
+
+def _no_spend(seconds: float) -> None:
+    """Item readers and result writers: their S3 calls take no virtual time here."""
 
 
 class StateMachineInterpreter:
@@ -69,13 +77,16 @@ class StateMachineInterpreter:
     Express executions at-least-once: a real Express child may run twice, so its tasks
     must be idempotent; this interpreter runs each exactly once.
 
-    Time is virtual: Wait states and retry back-off add to `virtual_seconds` and never
-    sleep. Parallel branches, inline Map iterations and Distributed Map children run one
-    after another in a fixed order, and the clock advances as if they had run side by
-    side within MaxConcurrency. The execution times out (status TIMED_OUT) when virtual
-    time passes the top-level TimeoutSeconds, 5 minutes for Express or 1 year for
-    Standard; a state's own TimeoutSeconds/HeartbeatSeconds are not simulated (a
-    dispatcher may raise `TaskError("States.Timeout")` instead).
+    Time is virtual: Wait states, retry back-off and the duration a dispatcher reports for
+    each task attempt (`TaskContext.spend`: a Lambda's run, its full timeout when it timed
+    out) add to `virtual_seconds` and never sleep. Parallel branches, inline Map iterations
+    and Distributed Map children run one after another in a fixed order, and the clock
+    advances as if they had run side by side within MaxConcurrency. An attempt reported
+    longer than the state's TimeoutSeconds fails with States.Timeout after that long. The
+    execution times out (status TIMED_OUT, error States.Timeout, which no Retry or Catch
+    sees) when virtual time passes the top-level TimeoutSeconds, 5 minutes for Express
+    (every attempt and backoff included) or 1 year for Standard; HeartbeatSeconds is not
+    simulated.
 
     Distributed Map results are the array of child outputs (subject, like any result, to
     256 KiB even with `ResultPath: null`, as on AWS) unless a ResultWriter exports them
@@ -458,7 +469,9 @@ class _Execution:
 
     # -- simple states --------------------------------------------------------------------
 
-    def _task_context(self, state_name: str, role_arn: str) -> TaskContext:
+    def _task_context(
+        self, state_name: str, role_arn: str, spend: Callable[[float], None] = _no_spend
+    ) -> TaskContext:
         return TaskContext(
             execution_arn=self.arn,
             execution_name=self.name,
@@ -466,7 +479,23 @@ class _Execution:
             state_name=state_name,
             role_arn=role_arn,
             workflow_type=self.m.workflow_type,
+            spend=spend,
         )
+
+    def _spend(self, step: _Step, seconds: float) -> None:
+        """Advance the clock by a task attempt's duration, bounded by its TimeoutSeconds.
+
+        An attempt longer than the state's TimeoutSeconds fails with States.Timeout after
+        exactly that long; past the execution's limit the whole execution times out.
+        """
+        limit = step.state.get("TimeoutSeconds")
+        if isinstance(limit, int | float) and not isinstance(limit, bool) and seconds > limit:
+            self._advance(step.lane, float(limit))
+            self.history.add("TaskTimedOut", step.name, error=TIMEOUT)
+            raise TaskError(
+                TIMEOUT, f"The task in state {step.name!r} ran past its TimeoutSeconds ({limit})"
+            )
+        self._advance(step.lane, seconds)
 
     def _task(self, step: _Step) -> _Outcome:
         resource: str = step.state["Resource"]
@@ -487,10 +516,18 @@ class _Execution:
             "TaskScheduled", step.name, resource=resource, parameters=parameters, roleArn=role
         )
         self.history.add("TaskStarted", step.name, resource=resource)
+        spent: list[float] = []
+        context = self._task_context(step.name, role, spent.append)
         try:
-            result = self.m.dispatcher.invoke(
-                resource, parameters, role_arn=role, context=self._task_context(step.name, role)
+            result = self.m.dispatcher.invoke(resource, parameters, role_arn=role, context=context)
+        except TaskError as exc:
+            self._spend(step, sum(spent))
+            self.history.add(
+                "TaskFailed", step.name, resource=resource, error=exc.error, cause=exc.cause
             )
+            raise
+        self._spend(step, sum(spent))
+        try:
             check_payload(result, f"result of the task in state {step.name!r}")
         except TaskError as exc:
             self.history.add(
