@@ -139,7 +139,7 @@ def _component_program(pipeline: str) -> Any:
 def _deploy(emulator: Any, pipeline: str) -> str:
     """Deploy the dev stack, or the pipeline's component alone if the stack fails; say which."""
     from emulator.engine import REPO_ROOT  # noqa: PLC0415
-    from emulator.program import stack_config  # noqa: PLC0415
+    from emulator.settings import stack_settings  # noqa: PLC0415
 
     try:
         emulator.deploy(REPO_ROOT, "dev")
@@ -147,7 +147,7 @@ def _deploy(emulator: Any, pipeline: str) -> str:
     except Exception as exc:
         stack_error = f"{type(exc).__name__}: {str(exc)[:200]}"
     try:
-        emulator.deploy_program(_component_program(pipeline), stack_config(REPO_ROOT, "dev"))
+        emulator.deploy_program(_component_program(pipeline), stack_settings(REPO_ROOT, "dev"))
     except Exception as exc:
         raise NotAvailableError(
             f"the dev stack does not deploy on the emulator ({stack_error}), nor does the "

@@ -26,7 +26,7 @@ LAMBDA_FULL_VCPU_MB: Final = 1769
 
 @dataclass(frozen=True)
 class FanOutSettings:
-    """The dev stack's consolidation settings (Pulumi.dev.yaml and the component)."""
+    """The emulator's consolidation settings (emulator/settings.yaml and the component)."""
 
     records: int = 1_250_000
     files: int = 10  # the seed's "output_files": 10

@@ -9,6 +9,7 @@ from the emulated account.
 
 from __future__ import annotations
 
+import runpy
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,9 +23,9 @@ from emulator.program import (
     Stack,
     Transformation,
     run_program,
-    run_stack_program,
 )
 from emulator.provision import provision
+from emulator.settings import stack_settings
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
@@ -97,10 +98,20 @@ class EmulatorMocks(RecordingMocks):
 def deploy_stack(
     emulator: Emulator, root: Path, stack: str, *, transformations: Sequence[Transformation] = ()
 ) -> Stack:
-    """Run `<root>/__main__.py` for `stack`, creating every resource in the emulator."""
+    """Run `<root>/__main__.py` for `stack`, creating every resource in the emulator.
+
+    The settings are the stack file's plus the emulator's own for what only exists here
+    (`emulator.settings`: the MSK cluster the committed dev stack does not name).
+    """
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))  # the program imports `components` from its root
-    return run_stack_program(EmulatorMocks(emulator), root, stack, transformations=transformations)
+    return run_program(
+        EmulatorMocks(emulator),
+        lambda: runpy.run_path(str(root / "__main__.py")),
+        stack_settings(root, stack),
+        stack=stack,
+        transformations=transformations,
+    )
 
 
 def deploy_program(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import runpy
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pulumi_harness import PulumiHarness, Recorded, Stack
+
+from emulator.settings import stack_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINES = ("validation", "premium", "late-data", "consolidation")
@@ -15,7 +18,10 @@ PIPELINES = ("validation", "premium", "late-data", "consolidation")
 
 @pytest.fixture(scope="module")
 def dev_stack(pulumi_harness: PulumiHarness) -> Stack:
-    return pulumi_harness.run_stack_program(ROOT, "dev")
+    """The dev stack with the emulator's settings: all four pipelines (the consumer too)."""
+    return pulumi_harness.run(
+        lambda: runpy.run_path(str(ROOT / "__main__.py")), stack_settings(ROOT, "dev")
+    )
 
 
 def metric_rows(dashboard: Recorded) -> list[list[Any]]:

@@ -20,9 +20,10 @@ import pulumi
 
 from emulator.cli import run_scenario
 from emulator.engine import Emulator
-from emulator.program import Transformation, stack_config
+from emulator.program import Transformation
 from emulator.report import Mark, build_report
 from emulator.scenarios import SCENARIOS
+from emulator.settings import stack_settings
 from orderflow_ops.clients import Clients
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,8 +90,8 @@ SECTIONS = {
 
 
 def dev_config(pipeline: str, **overrides: Any) -> dict[str, Any]:
-    """The dev stack's config with `overrides` applied to the pipeline's section."""
-    config = copy.deepcopy(stack_config(ROOT, "dev"))
+    """The dev stack's config (with the emulator's settings) plus `overrides` in the section."""
+    config = copy.deepcopy(stack_settings(ROOT, "dev"))
     section = dict(config.get(SECTIONS[pipeline]) or {})
     section.update(overrides)
     config[SECTIONS[pipeline]] = section

@@ -1,6 +1,7 @@
 """The stack the guardrail tests check, and how its recorded resources feed the rules.
 
-The checked stack is the dev stack (`__main__.py` with `Pulumi.dev.yaml`) plus, while the
+The checked stack is the dev stack (`__main__.py` with `Pulumi.dev.yaml` and the emulator's
+settings, so the ConsolidationConsumer is in it) plus, while the
 program does not build them yet, the other pipelines under their emulator names with
 placeholder settings, in the same program run (so they share the stack's alarm topic).
 Once `__main__.py` builds a component, its placeholder disappears by itself.
@@ -29,6 +30,7 @@ from components import (
 )
 from components.settings import CommonArgs
 from emulator.program import Recorded, Stack, stack_config
+from emulator.settings import stack_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_DIR = ROOT / "policy"
@@ -74,7 +76,10 @@ def harness() -> Any:
 
 @functools.cache
 def dev_stack() -> Stack:
-    stack: Stack = harness().run_stack_program(ROOT, "dev")
+    """The dev stack with the emulator's settings (`make demo`'s stack: all four pipelines)."""
+    stack: Stack = harness().run(
+        lambda: runpy.run_path(str(ROOT / "__main__.py")), stack_settings(ROOT, "dev")
+    )
     return stack
 
 
