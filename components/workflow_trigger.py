@@ -12,6 +12,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from orderflow.aws_facts import (
+    EVENTBRIDGE_SERVICE_PRINCIPAL,
+    EVENTBRIDGE_STEP_FUNCTIONS_TARGET_ACTIONS,
+    SCHEDULER_DEAD_LETTER_ACTIONS,
+    SCHEDULER_STEP_FUNCTIONS_TARGET_ACTIONS,
+)
+
 from .dead_letter_queue import DeadLetterQueue, ServiceSender, build_dead_letter_queue
 from .iam import Statement, kms_statements, policy_document, service_trust_policy
 from .settings import Common
@@ -41,6 +48,8 @@ def _start_only(
     state_machine_arn: pulumi.Input[str],
     common: Common,
     parent: pulumi.Resource,
+    *,
+    actions: tuple[str, ...],
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
@@ -56,7 +65,7 @@ def _start_only(
             [
                 Statement(
                     sid="StartWorkflow",
-                    actions=["states:StartExecution"],
+                    actions=list(actions),
                     resources=[state_machine_arn],
                 )
             ]
@@ -90,10 +99,15 @@ def build_rule_trigger(
         purpose="events the rule could not deliver",
         common=common,
         parent=parent,
-        senders=[ServiceSender("events.amazonaws.com", rule.arn)],
+        senders=[ServiceSender(EVENTBRIDGE_SERVICE_PRINCIPAL.value, rule.arn)],
     )
     role, policy = _start_only(
-        f"{name}-events", "events.amazonaws.com", state_machine_arn, common, parent
+        f"{name}-events",
+        EVENTBRIDGE_SERVICE_PRINCIPAL.value,
+        state_machine_arn,
+        common,
+        parent,
+        actions=EVENTBRIDGE_STEP_FUNCTIONS_TARGET_ACTIONS.value,
     )
     target = aws.cloudwatch.EventTarget(
         f"{name}-target",
@@ -132,7 +146,12 @@ def build_schedule_trigger(
         parent=parent,
     )
     role, policy = _start_only(
-        f"{name}-scheduler", "scheduler.amazonaws.com", state_machine_arn, common, parent
+        f"{name}-scheduler",
+        "scheduler.amazonaws.com",
+        state_machine_arn,
+        common,
+        parent,
+        actions=SCHEDULER_STEP_FUNCTIONS_TARGET_ACTIONS.value,
     )
     # Scheduler writes to the DLQ with the schedule's role, not as a service principal: on
     # a queue encrypted with the stack's key that role needs the key too (and Scheduler
@@ -142,7 +161,11 @@ def build_schedule_trigger(
         role=role.id,
         policy=policy_document(
             [
-                Statement(sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[dlq.arn]),
+                Statement(
+                    sid="SendDeadLetters",
+                    actions=list(SCHEDULER_DEAD_LETTER_ACTIONS.value),
+                    resources=[dlq.arn],
+                ),
                 *kms_statements(common.kms_key_arn),
             ]
         ),

@@ -15,10 +15,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from orderflow.aws_facts import SQS_MAX_BATCH_ENTRIES, SQS_MAX_RECEIVE_MESSAGES
 from orderflow_ops.messages import Letter, QueuedMessage, parse
 
-SQS_MAX_RECEIVE = 10
-SQS_MAX_BATCH = 10
+SQS_MAX_RECEIVE = SQS_MAX_RECEIVE_MESSAGES.value
+SQS_MAX_BATCH = SQS_MAX_BATCH_ENTRIES.value  # DeleteMessageBatch, ChangeMessageVisibilityBatch
 DEFAULT_HOLD_SECONDS = 900
 
 

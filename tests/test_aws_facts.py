@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Trees whose AWS facts must come from the table (tests may restate facts to check them).
 GUARDED = ("components", "runtime", "emulator", "policy", "bench", "orderflow_ops")
 AWS_HOSTS = ("docs.aws.amazon.com", "aws.amazon.com")
+# Named by the fact (a fact's repr holds sets, ordered differently in each process).
+ALL_FACTS = [pytest.param(name, fact, id=name) for name, fact in facts.all_facts()]
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def test_the_table_holds_facts_of_every_kind() -> None:
         assert expected in names
 
 
-@pytest.mark.parametrize(("name", "fact"), list(facts.all_facts()), ids=lambda v: str(v)[:60])
+@pytest.mark.parametrize(("name", "fact"), ALL_FACTS)
 def test_every_fact_names_the_aws_page_it_comes_from(name: str, fact: Fact[object]) -> None:
     url = urlparse(fact.source)
     assert url.scheme == "https", (name, fact.source)
@@ -63,7 +65,7 @@ def test_every_fact_names_the_aws_page_it_comes_from(name: str, fact: Fact[objec
         assert url.path.count("/") >= 3, f"{name}: cite the page, not a site ({fact.source})"
 
 
-@pytest.mark.parametrize(("name", "fact"), list(facts.all_facts()), ids=lambda v: str(v)[:60])
+@pytest.mark.parametrize(("name", "fact"), ALL_FACTS)
 def test_an_unconfirmed_fact_says_why(name: str, fact: Fact[object]) -> None:
     if not fact.verified:
         assert len(fact.note) >= 40, f"{name} is unverified: its note must say what is unsure"

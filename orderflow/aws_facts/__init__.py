@@ -354,7 +354,16 @@ DYNAMODB_STREAMS_GET_RECORDS_MAX: Final = Fact(
 
 # --- SQS (continued) ----------------------------------------------------------------------
 _SQS_SEND_BATCH = _docs("AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html")
-SQS_MAX_BATCH_ENTRIES: Final = Fact(10, _SQS_SEND_BATCH)
+SQS_MAX_BATCH_ENTRIES: Final = Fact(
+    10,
+    _SQS_SEND_BATCH,
+    note="SendMessageBatch, DeleteMessageBatch and ChangeMessageVisibilityBatch.",
+)
+SQS_MAX_RECEIVE_MESSAGES: Final = Fact(
+    10,
+    _docs("AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html"),
+    note="ReceiveMessage's MaxNumberOfMessages: 1 to 10.",
+)
 SQS_MAX_RETENTION_SECONDS: Final = Fact(
     14 * DAY_SECONDS,
     _docs("AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"),
@@ -479,6 +488,19 @@ EVENTBRIDGE_STEP_FUNCTIONS_TARGET_ACTIONS: Final = Fact(
     ("states:StartExecution",),
     _docs("eventbridge/latest/userguide/eb-use-identity-based.html"),
     note="A rule starts a state machine as the target's role, which needs this on it.",
+)
+
+# --- EventBridge Scheduler ------------------------------------------------------------------
+SCHEDULER_STEP_FUNCTIONS_TARGET_ACTIONS: Final = Fact(
+    ("states:StartExecution",),
+    _docs("scheduler/latest/UserGuide/setting-up.html"),
+    note="The schedule's execution role starts the state machine it targets.",
+)
+SCHEDULER_DEAD_LETTER_ACTIONS: Final = Fact(
+    ("sqs:SendMessage",),
+    _docs("scheduler/latest/UserGuide/configuring-schedule-dlq.html"),
+    note="Scheduler sends to a schedule's DLQ as its execution role, not as a service "
+    "principal: the role needs this on the queue (and the queue's key, if encrypted).",
 )
 
 # --- EventBridge Pipes ------------------------------------------------------------------------
