@@ -1,4 +1,4 @@
-"""PremiumOrderPipe: order changes in DynamoDB become domain events, each exactly once.
+"""PremiumOrderPipe: order changes in DynamoDB become domain events (at least once, stable ids).
 
 Orders table (stream NEW_AND_OLD_IMAGES) → two EventBridge Pipes with source filters →
 standard-order and premium-order Lambdas (partial batch failure by `eventID`) →

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -95,7 +96,8 @@ class Skip:
 
 @dataclass(frozen=True)
 class Publish:
-    """A change that must produce `detail_type`, exactly once per `idempotency_key`."""
+    """A change that must produce `detail_type`; its effects run once per `idempotency_key`
+    (barring a crash between an effect and its idempotency record: see `domain_event_id`)."""
 
     detail_type: str
     change: OrderChange
@@ -358,6 +360,18 @@ def idempotency_key(detail_type: str, change: OrderChange) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def domain_event_id(idempotency_key: str) -> str:
+    """The domain event's own id (a UUID): the same for every publish of one transition.
+
+    Delivery is at least once. Effects run once per transition under an idempotency
+    record, but a crash after PutEvents and before that record is saved publishes the event
+    again on the retry, and EventBridge does not deduplicate; it gives each put a new
+    envelope `id`. `detail.eventId` does not change, so consumers deduplicate on it.
+    """
+    digest = hashlib.sha256(f"orderflow.domain-event|{idempotency_key}".encode("ascii")).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
+
+
 def _publish(detail_type: str, change: OrderChange) -> Publish:
     return Publish(detail_type, change, idempotency_key(detail_type, change))
 
@@ -393,9 +407,13 @@ def decide_premium(change: OrderChange, rules: PremiumRules) -> Publish | Skip:
 
 
 def event_detail(decision: Publish) -> dict[str, Any]:
-    """The event's Detail; `amount` is the Decimal's string so no consumer sees a float."""
+    """The event's Detail; `amount` is the Decimal's string so no consumer sees a float.
+
+    `eventId` (see `domain_event_id`) is what consumers deduplicate on, not the envelope id.
+    """
     change = decision.change
     return {
+        "eventId": domain_event_id(decision.idempotency_key),
         "orderId": change.order_id,
         "status": change.new_status,
         "previousStatus": change.old_status,
@@ -437,6 +455,7 @@ def notification(decision: Publish) -> Notification:
             "detailType": decision.detail_type,
             "orderId": change.order_id,
             "idempotencyKey": decision.idempotency_key,
+            "eventId": domain_event_id(decision.idempotency_key),
         },
         group_id=(
             change.order_id

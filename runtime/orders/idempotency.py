@@ -1,4 +1,4 @@
-"""Exactly-once effects per order transition, on Powertools Idempotency (DynamoDB).
+"""Effects once per order transition, on Powertools Idempotency (DynamoDB).
 
 Each effect (`event` on the bus, `notification` on SNS) runs under its own record keyed by
 the transition's idempotency key, with Powertools' protocol: a conditional PutItem claims
@@ -9,7 +9,11 @@ nothing. Two effects get two records so a premium order whose SNS publish failed
 put on the bus twice when it is retried.
 
 The claim expires with the invocation (`register_context`), so a Lambda killed
-mid-publish does not block the transition for 7 days.
+mid-publish does not block the transition for 7 days. The price of that: a Lambda killed
+after the effect and before the result is stored leaves the claim to expire, and the retry
+runs the effect again. No store can close that window (EventBridge and SNS standard topics
+do not deduplicate), so delivery is at least once, and every copy carries the same
+`detail.eventId` (domain.domain_event_id) for consumers to deduplicate on.
 
 The Powertools module imports boto3 (~150 ms), so it is imported and the persistence
 layer built on first use, never at import.

@@ -232,6 +232,7 @@ def test_event_entry_and_notification() -> None:
         "EventBusName": "bus",
     }
     assert json.loads(entry["Detail"]) == {
+        "eventId": domain.domain_event_id(decision.idempotency_key),
         "orderId": "ORD-1",
         "status": "shipped",
         "previousStatus": "pending",
@@ -248,6 +249,7 @@ def test_event_entry_and_notification() -> None:
         "detailType": "PremiumOrderShipped",
         "orderId": "ORD-1",
         "idempotencyKey": decision.idempotency_key,
+        "eventId": json.loads(entry["Detail"])["eventId"],
     }
     assert (note.group_id, note.deduplication_id) == ("ORD-1", decision.idempotency_key)
 

@@ -31,6 +31,7 @@ from orders_support import (
 
 from runtime.common.dead_letter import dead_letter_id
 from runtime.orders import domain, handler
+from runtime.orders.domain import domain_event_id
 from runtime.orders.handler import Outcome
 from runtime.orders.idempotency import EXPIRES_AFTER_SECONDS
 
@@ -90,6 +91,7 @@ def test_seed_record_through_premium(cold_orders_aws: OrdersAws, lambda_context:
     assert event["source"] == SOURCE
     assert event["detail-type"] == "PremiumOrderShipped"
     assert event["detail"] == {
+        "eventId": domain_event_id(key),
         "orderId": "ORD-1001",
         "status": "shipped",
         "previousStatus": "pending",
@@ -105,6 +107,7 @@ def test_seed_record_through_premium(cold_orders_aws: OrdersAws, lambda_context:
         "detailType": "PremiumOrderShipped",
         "orderId": "ORD-1001",
         "idempotencyKey": key,
+        "eventId": domain_event_id(key),
     }
     assert orders_aws.dead_letters() == []
 
