@@ -29,16 +29,22 @@ What AWS does, as modelled here (`emulator/README.md` lists the assumptions):
   records are lost and that is reported.
 - The group's offset moves past a record once it succeeded or was discarded, never
   past one still to be retried, so per-partition order holds.
+- One batch is in flight at a time, shared between partitions; when the emulator
+  interleaves (`--interleave SEED`), each partition has its own batch in flight, so
+  batches of different partitions run side by side and their invocations interleave
+  (`LAMBDA_MSK_BATCHES_IN_FLIGHT_PER_PARTITION`: Lambda keeps one batch per partition
+  in flight, so per-partition order holds).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from random import Random
 from typing import TYPE_CHECKING, Any, Final
@@ -158,6 +164,15 @@ def _approximate_size(message: Message) -> int:
     return raw * 4 // 3 + RECORD_OVERHEAD_BYTES + 4 * sum(len(v) for _, v in message.headers)
 
 
+@dataclass
+class _Lane:
+    """Batches in flight for some partitions: all of them, or one when interleaving."""
+
+    partitions: frozenset[int] | None  # None: every partition
+    pending: deque[Batch] = field(default_factory=deque)
+    busy: bool = False
+
+
 class MskMapping:
     """One MSK event source mapping; `KafkaService.poll` drives it."""
 
@@ -165,8 +180,7 @@ class MskMapping:
         self.emulator = emulator
         self.kafka = kafka
         self.config = config
-        self.pending: deque[Batch] = deque()
-        self.busy = False
+        self.lanes: dict[int | None, _Lane] = {}
         self.blocked = False
         self.discarded: list[Discarded] = []
         self.state = "Enabled" if config.enabled else "Disabled"
@@ -185,20 +199,40 @@ class MskMapping:
         return Principal.role(self.config.role_arn)
 
     # polling ------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A batch is in flight (or waiting for its retry)."""
+        return any(lane.busy for lane in self.lanes.values())
+
+    def _idle_lanes(self) -> list[_Lane]:
+        """One lane for the whole topic; one per partition when the emulator interleaves."""
+        if self.emulator.interleaver is None:
+            keys: list[int | None] = [None]
+        else:
+            topic = self.kafka.topics.get((self.config.cluster_arn, self.config.topic))
+            keys = list(range(len(topic.partitions))) if topic is not None else []
+        for key in keys:
+            if key not in self.lanes:
+                self.lanes[key] = _Lane(None if key is None else frozenset({key}))
+        return [self.lanes[key] for key in keys if not self.lanes[key].busy]
+
     def poll(self) -> bool:
-        """Queue the next batch if there is one; False when idle, blocked or not allowed."""
-        if self.state != "Enabled" or self.busy or self.blocked:
+        """Queue the next batch of each idle lane; False when idle, blocked or not allowed."""
+        if self.state != "Enabled" or self.blocked:
             return False
-        if not self.pending:
-            batch = self._fetch()
-            if batch is None:
-                return False
-            if not self._authorized(len(batch.records)):
-                return False
-            self.emulator.meter.kafka_records_polled[self.config.uuid] += len(batch.records)
-            self.pending.append(batch)
-        self._submit(0.0)
-        return True
+        found = False
+        for lane in self._idle_lanes():
+            if not lane.pending:
+                batch = self._fetch(lane.partitions)
+                if batch is None:
+                    continue
+                if not self._authorized(len(batch.records)):
+                    return found
+                self.emulator.meter.kafka_records_polled[self.config.uuid] += len(batch.records)
+                lane.pending.append(batch)
+            self._submit(lane, 0.0)
+            found = True
+        return found
 
     def position(self, partition: int) -> int:
         """The next offset the group reads in `partition`."""
@@ -215,8 +249,9 @@ class MskMapping:
             return 0
         return sum(len(log) - self.position(p) for p, log in enumerate(topic.partitions))
 
-    def _fetch(self) -> Batch | None:
-        """Up to BatchSize records (and 6 MB), shared fairly between partitions with records."""
+    def _fetch(self, partitions: frozenset[int] | None = None) -> Batch | None:
+        """Up to BatchSize records (and 6 MB), shared fairly between partitions with records
+        (of `partitions` only, when given)."""
         config = self.config
         topic = self.kafka.topics.get((config.cluster_arn, config.topic))
         if topic is None:
@@ -224,7 +259,7 @@ class MskMapping:
         available = {
             p: log[self.position(p) : self.position(p) + config.batch_size]
             for p, log in enumerate(topic.partitions)
-            if self.position(p) < len(log)
+            if self.position(p) < len(log) and (partitions is None or p in partitions)
         }
         if not available:
             return None
@@ -290,41 +325,41 @@ class MskMapping:
         return True
 
     # processing -----------------------------------------------------------------------
-    def _submit(self, delay: float) -> None:
-        self.busy = True
-        batch = self.pending[0]
+    def _submit(self, lane: _Lane, delay: float) -> None:
+        lane.busy = True
+        batch = lane.pending[0]
         self.emulator.submit(
             f"kafka batch of {len(batch.records)} for {self.config.function_name} "
             f"(attempt {batch.retries + 1})",
-            self._run,
+            functools.partial(self._run, lane),
             delay=delay,
         )
 
-    def _run(self) -> None:
-        self.busy = False
+    def _run(self, lane: _Lane) -> None:
+        lane.busy = False
         try:
-            self._process(self.pending[0])
+            self._process(lane, lane.pending[0])
         except Exception:
             self.blocked = True  # an emulator fault: stop rather than resubmit it for ever
             raise
 
-    def _process(self, batch: Batch) -> None:
+    def _process(self, lane: _Lane, batch: Batch) -> None:
         self._expire(batch)
         if not batch.records:
-            self._finish()
+            self._finish(lane)
             return
         event = self.event(batch.records)
         if len(json.dumps(event)) > MAX_PAYLOAD_BYTES:
             self._discard(batch, batch.records, PAYLOAD_TOO_LARGE, None)
-            self._finish()
+            self._finish(lane)
             return
         batch.invokes += 1
         invocation = self.emulator.lambdas.invoke(self.config.function_name, event)
         if invocation.failed:
-            self._function_error(batch, invocation)
+            self._function_error(lane, batch, invocation)
             return
         self.last_processing_result = "OK"
-        self._response(batch, invocation.payload)
+        self._response(lane, batch, invocation.payload)
 
     def event(self, records: Iterable[Message]) -> dict[str, Any]:
         grouped: dict[str, list[dict[str, Any]]] = {}
@@ -349,29 +384,29 @@ class MskMapping:
             gone = {record_id(m) for m in expired}
             batch.records = [m for m in batch.records if record_id(m) not in gone]
 
-    def _function_error(self, batch: Batch, invocation: Invocation) -> None:
+    def _function_error(self, lane: _Lane, batch: Batch, invocation: Invocation) -> None:
         error = invocation.error or {}
         self.last_processing_result = f"PROBLEM: Function call failed ({error.get('errorType')})"
         if self.config.bisect_on_error and len(batch.records) > 1:
             half = len(batch.records) // 2
-            self.pending.popleft()
-            self.pending.appendleft(Batch(batch.records[half:], batch.retries, batch.invokes))
-            self.pending.appendleft(Batch(batch.records[:half], batch.retries, batch.invokes))
-            self._submit(0.0)
+            lane.pending.popleft()
+            lane.pending.appendleft(Batch(batch.records[half:], batch.retries, batch.invokes))
+            lane.pending.appendleft(Batch(batch.records[:half], batch.retries, batch.invokes))
+            self._submit(lane, 0.0)
             return
         response = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
-        self._retry(batch, batch.records, response)
+        self._retry(lane, batch, batch.records, response)
 
-    def _response(self, batch: Batch, payload: Any) -> None:
+    def _response(self, lane: _Lane, batch: Batch, payload: Any) -> None:
         """Settle the batch from the function's answer (partial failures if enabled)."""
         if not self.config.report_batch_item_failures:
             self._complete(batch.records)
-            self._finish()
+            self._finish(lane)
             return
         failures = payload.get("batchItemFailures") if isinstance(payload, dict) else None
         if not failures:
             self._complete(batch.records)
-            self._finish()
+            self._finish(lane)
             return
         lowest = self._lowest_failed(batch, failures)
         response = {"statusCode": 200, "executedVersion": "$LATEST"}
@@ -384,7 +419,7 @@ class MskMapping:
                 "the whole batch is retried",
                 response=payload,
             )
-            self._retry(batch, batch.records, response)
+            self._retry(lane, batch, batch.records, response)
             return
         failed = [
             m
@@ -393,7 +428,7 @@ class MskMapping:
         ]
         kept = {record_id(m) for m in failed}
         self._complete([m for m in batch.records if record_id(m) not in kept])
-        self._retry(batch, failed, response)
+        self._retry(lane, batch, failed, response)
 
     def _lowest_failed(self, batch: Batch, failures: Any) -> dict[str, int] | None:
         """Lowest failed offset per `<topic>-<partition>`, or None if the reply is invalid."""
@@ -413,14 +448,16 @@ class MskMapping:
             lowest[str(key)] = min(offset, lowest.get(str(key), offset))
         return lowest
 
-    def _retry(self, batch: Batch, records: list[Message], response: dict[str, Any]) -> None:
+    def _retry(
+        self, lane: _Lane, batch: Batch, records: list[Message], response: dict[str, Any]
+    ) -> None:
         """Retry `records` after a backoff, or discard them once retries are used up."""
         batch.records = records
         batch.retries += 1
         limit = self.config.maximum_retry_attempts
         if 0 <= limit < batch.retries:
             self._discard(batch, records, RETRIES_EXHAUSTED, response)
-            self._finish()
+            self._finish(lane)
             return
         endless = limit < 0 and self.config.maximum_record_age_seconds < 0
         if endless and batch.retries >= STUCK_AFTER_RETRIES:
@@ -433,7 +470,7 @@ class MskMapping:
                 "record age AWS retries it for ever, blocking its partitions",
             )
             return
-        self._submit(min(2.0 ** (batch.retries - 1), MAX_BACKOFF_SECONDS))
+        self._submit(lane, min(2.0 ** (batch.retries - 1), MAX_BACKOFF_SECONDS))
 
     def _complete(self, records: Iterable[Message]) -> None:
         """Mark records settled and move the group's offsets over every settled prefix."""
@@ -446,8 +483,8 @@ class MskMapping:
                 offset += 1
             self.kafka.commit(config.cluster_arn, config.group, topic, partition, offset)
 
-    def _finish(self) -> None:
-        self.pending.popleft()
+    def _finish(self, lane: _Lane) -> None:
+        lane.pending.popleft()
 
     # giving up ----------------------------------------------------------------------
     def _discard(

@@ -445,6 +445,16 @@ LAMBDA_MSK_IAM_AUTH_ACTIONS: Final = Fact(
         "2023-10-30)."
     ),
 )
+LAMBDA_MSK_BATCHES_IN_FLIGHT_PER_PARTITION: Final = Fact(
+    1,
+    _docs("lambda/latest/dg/msk-scaling-modes.html"),
+    note=(
+        "Lambda reads each partition's messages in order (with-msk-process.html) and, to keep "
+        "that order, never runs more pollers than the topic has partitions: one batch per "
+        "partition at a time, batches of different partitions concurrently (what the "
+        "emulator's MSK mapping does when it interleaves)."
+    ),
+)
 
 # --- EventBridge ----------------------------------------------------------------------------
 _PATTERN_OPERATORS = _docs("eventbridge/latest/userguide/eb-create-pattern-operators.html")

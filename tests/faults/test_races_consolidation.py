@@ -1,8 +1,9 @@
 """ConsolidationConsumer with two consolidations updating one chargeback at once.
 
 Two `consolidation_completed` messages for one day (sequences 2 and 3, on two
-partitions) list the same chargebacks; each starts a fan-out workflow, and the two
-workflows' updater tasks race on the chargebacks table. Under the seeded scheduler they
+partitions) list the same chargebacks. The mapping's batches of the two partitions run
+side by side, each starts a fan-out workflow, and the two workflows' updater tasks race
+on the chargebacks table. Under the seeded scheduler they
 interleave at every AWS call; whatever the interleaving, each chargeback ends with the
 newer consolidation's attributes (the conditional update on the order key) and every
 message is accounted for.
@@ -80,6 +81,8 @@ def test_concurrent_consolidations_leave_each_chargeback_at_the_newer_one(
 
     assert run.outcome.problems == []
     assert run.report["errors"] == []
+    # One batch per partition, side by side (one batch for both when not interleaving).
+    assert run.report["invocations"]["consolidation-consumer"] == 2
     assert emulator.interleaver.preemptions > 0  # the two workflows did interleave
     table = output(emulator, "aws:dynamodb/table:Table", "consolidation-chargebacks", "name")
     client = emulator.client("dynamodb")
