@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_aws as aws
 
+from orderflow.aws_facts import LAMBDA_MSK_IAM_AUTH_ACTIONS
+
 from .alarms import metric_alarm
 from .bucket import BucketSpec, build_private_bucket
 from .consolidation_workflow import consolidation_definition
@@ -188,19 +190,20 @@ class ConsolidationConsumer(pulumi.ComponentResource):
                         actions=["kafka:GetBootstrapBrokers"],
                         resources=["*"],
                     ),
+                    # IAM authentication: exactly what AWS lists for the mapping, per resource.
                     Statement(
                         sid="ConnectToCluster",
-                        actions=["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+                        actions=list(LAMBDA_MSK_IAM_AUTH_ACTIONS.value["cluster"]),
                         resources=[cluster_arn],
                     ),
                     Statement(
                         sid="ReadTopic",
-                        actions=["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+                        actions=list(LAMBDA_MSK_IAM_AUTH_ACTIONS.value["topic"]),
                         resources=[topic_arn],
                     ),
                     Statement(
                         sid="UseConsumerGroup",
-                        actions=["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"],
+                        actions=list(LAMBDA_MSK_IAM_AUTH_ACTIONS.value["group"]),
                         resources=[group_arn],
                     ),
                     Statement(

@@ -10,6 +10,7 @@ from policy_checks import assert_least_privilege, role_statements
 from pulumi_harness import PulumiHarness, Stack
 
 from components.consolidation_consumer import ConsolidationConsumer, ConsolidationConsumerArgs
+from orderflow.aws_facts import LAMBDA_MSK_IAM_AUTH_ACTIONS
 
 LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alarms"
@@ -109,6 +110,42 @@ def test_consumer_role_is_scoped_to_cluster_topic_group_and_its_own_resources(st
     assert env["ALLOWED_OUTPUT_PREFIXES"] == PREFIX
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "POC-Chargeback/ConsolidationUpdater"
     assert env["LOG_LEVEL"] == "INFO"
+
+
+def test_consumer_role_grants_every_kafka_cluster_action_iam_auth_needs(stack: Stack) -> None:
+    """Lambda's MSK cluster-authentication page lists six actions; without
+    DescribeClusterDynamicConfiguration the mapping cannot read an IAM-auth cluster."""
+    grants = role_statements(stack, "cc-consumer-role")
+    base = CLUSTER.replace(":cluster/", ":{}/")
+    arns = {
+        "cluster": CLUSTER,
+        "topic": base.format("topic") + "/chargeback-consolidation-events",
+        "group": base.format("group") + "/orderflow-consolidation",
+    }
+    statements = {
+        "cluster": grants["ConnectToCluster"],
+        "topic": grants["ReadTopic"],
+        "group": grants["UseConsumerGroup"],
+    }
+    granted = {
+        (action, resource)
+        for statement in statements.values()
+        for resource in statement["Resource"]
+        for action in statement["Action"]
+    }
+    assert granted == {
+        (action, arns[kind])
+        for kind, actions in LAMBDA_MSK_IAM_AUTH_ACTIONS.value.items()
+        for action in actions
+    }
+    assert {action for action, _ in granted} == {
+        "kafka-cluster:Connect",
+        "kafka-cluster:DescribeClusterDynamicConfiguration",
+        "kafka-cluster:DescribeTopic",
+        "kafka-cluster:ReadData",
+        "kafka-cluster:DescribeGroup",
+        "kafka-cluster:AlterGroup",
+    }
 
 
 def test_updater_may_only_update_chargebacks(stack: Stack) -> None:

@@ -60,7 +60,14 @@ def program() -> None:
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    statement(["kafka:DescribeClusterV2", "kafka-cluster:Connect"], CLUSTER),
+                    statement(
+                        [
+                            "kafka:DescribeClusterV2",
+                            "kafka-cluster:Connect",
+                            "kafka-cluster:DescribeClusterDynamicConfiguration",
+                        ],
+                        CLUSTER,
+                    ),
                     statement(
                         [
                             "kafka:GetBootstrapBrokers",
@@ -295,16 +302,22 @@ def test_latest_skips_what_the_topic_held_when_the_mapping_was_created(
     assert late.offset == 1
 
 
+@pytest.mark.parametrize(
+    "missing", ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"]
+)
 def test_a_missing_kafka_permission_stops_the_mapping_and_keeps_the_records(
-    bare: Emulator, stack: Stack
+    bare: Emulator, stack: Stack, missing: str
 ) -> None:
+    """Every cluster action AWS lists for IAM auth is required, DescribeClusterDynamic-
+    Configuration included (Lambda's "Configuring cluster authentication" page)."""
     esm = mapping(bare, stack)
     role = stack.one("aws:iam/role:Role", "esm-role").state["name"]
     policy = stack.one("aws:iam/rolePolicy:RolePolicy", "esm-policy").state["name"]
     iam = bare.client("iam")
     original = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
     document = json.loads(json.dumps(original))
-    document["Statement"][0]["Action"] = ["kafka:DescribeClusterV2"]  # no kafka-cluster:Connect
+    granted = document["Statement"][0]["Action"]
+    document["Statement"][0]["Action"] = [action for action in granted if action != missing]
     iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
     before, denied = len(bare.lambdas.invocations), len(bare.guard.denials)
     try:
@@ -312,7 +325,7 @@ def test_a_missing_kafka_permission_stops_the_mapping_and_keeps_the_records(
         bare.run_until_idle()
         assert len(bare.lambdas.invocations) == before
         (denial,) = bare.guard.denials[denied:]
-        assert (denial.action, denial.resource) == ("kafka-cluster:Connect", CLUSTER)
+        assert (denial.action, denial.resource) == (missing, CLUSTER)
         assert esm.lag() == 1
         assert esm.last_processing_result.startswith("PROBLEM")
     finally:
