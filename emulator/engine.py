@@ -83,12 +83,19 @@ class Emulator:
 
     Only one may be open per process (moto's backends are process-wide). `interleave`
     (a seed) runs concurrent work interleaved at AWS calls (see the module docstring);
-    None runs everything one at a time in due order.
+    None runs everything one at a time in due order. `express_at_least_once` (with
+    `interleave`) lets the seed run some Express Map children twice, as AWS may.
     """
 
     _open: Emulator | None = None
 
-    def __init__(self, *, seed: int = 0, interleave: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        interleave: int | None = None,
+        express_at_least_once: bool = False,
+    ) -> None:
         self.seed = seed
         self.clock = VirtualClock()
         self.meter = Meter()
@@ -112,8 +119,13 @@ class Emulator:
         self.interleaver: Interleaver | None = None
         if interleave is not None:
             self.interleaver = Interleaver(
-                interleave, owned_modules=self._archive_module, extra_state=_LOG_STACK
+                interleave,
+                owned_modules=self._archive_module,
+                extra_state=_LOG_STACK,
+                express_at_least_once=express_at_least_once,
             )
+        elif express_at_least_once:
+            raise ValueError("express_at_least_once needs interleave=SEED (the seed decides)")
 
     def _archive_module(self, name: str) -> bool:
         """A module of some function's archive (swapped per invocation, so per unit)."""

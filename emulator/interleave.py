@@ -35,6 +35,7 @@ from typing import Any, Final, Generic, TypeVar
 
 T = TypeVar("T")
 
+REPEAT_CHANCE: Final = 0.5  # of an Express child running twice, when asked to
 STALL_SECONDS: Final = 600.0  # a unit holding the baton this long is stuck, not slow
 
 _INSTALLED: list[Interleaver] = []  # at most one: the open emulator's
@@ -152,9 +153,14 @@ class Interleaver:
         *,
         owned_modules: Callable[[str], bool] = lambda name: False,
         extra_state: StateHook | None = None,
+        express_at_least_once: bool = False,
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)  # noqa: S311 - reproducible choices, not secrets
+        self.express_at_least_once = express_at_least_once
+        """Express Map children may run twice (AWS: at least once); see `run_again`."""
+        self.repeated = 0
+        """How many Express children were run a second time."""
         self.owned_modules = owned_modules
         self.extra_state = extra_state
         self.switches = 0
@@ -180,7 +186,14 @@ class Interleaver:
         self.trace.clear()
         self.switches = 0
         self.preemptions = 0
+        self.repeated = 0
         self._ids = max((unit.id for unit in self._units.values()), default=0)
+
+    def run_again(self) -> bool:
+        """Whether an Express child runs a second time (the seeded generator decides)."""
+        again = self.rng.random() < REPEAT_CHANCE
+        self.repeated += again
+        return again
 
     # installation ------------------------------------------------------------------------
     def install(self) -> None:

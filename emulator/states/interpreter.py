@@ -950,13 +950,21 @@ class _Execution:
         """`_run_children` with the children running concurrently (MaxConcurrency at once).
 
         As on AWS, once failures exceed the tolerance no further child starts; those
-        already running finish.
+        already running finish. With `interleaver.express_at_least_once`, an Express
+        child may run a second time beside the first (AWS runs Express executions at
+        least once): its effects happen again, its result is not the child's.
         """
         runs: dict[int, ChildRun] = {}
         failed = {"items": 0}
         exceeded: list[ExecutionResult] = []
+        repeat = interleaver.express_at_least_once and machine.workflow_type == EXPRESS
+        units = [
+            (position, again)
+            for position in range(len(inputs))
+            for again in ((False, True) if repeat and interleaver.run_again() else (False,))
+        ]
 
-        def child(position: int) -> Callable[[], ExecutionResult]:
+        def child(position: int, again: bool) -> Callable[[], ExecutionResult]:
             def run() -> ExecutionResult:
                 offset = scheduler.next_start()
                 started = self.started + timedelta(seconds=offset)
@@ -964,13 +972,15 @@ class _Execution:
                     inputs[position], f"{self.name}:{step.name}:{position}", started=started
                 )
                 scheduler.finish(offset + result.virtual_seconds)
-                runs[position] = ChildRun(result, started)
+                if not again:
+                    runs[position] = ChildRun(result, started)
                 return result
 
             return run
 
-        def on_done(position: int, result: ExecutionResult) -> bool:
-            if result.status == SUCCEEDED or exceeded:
+        def on_done(index: int, result: ExecutionResult) -> bool:
+            position, again = units[index]
+            if again or result.status == SUCCEEDED or exceeded:
                 return not exceeded
             failed["items"] += weights[position]
             if tolerance.exceeded(failed["items"]):
@@ -979,9 +989,12 @@ class _Execution:
             return True
 
         interleaver.run_concurrently(
-            [child(position) for position in range(len(inputs))],
+            [child(position, again) for position, again in units],
             limit=scheduler.slots,
-            names=[f"{self.name}:{step.name}:{position}" for position in range(len(inputs))],
+            names=[
+                f"{self.name}:{step.name}:{position}" + (" (again)" if again else "")
+                for position, again in units
+            ],
             on_done=on_done,
         )
         ordered = [runs[position] for position in sorted(runs)]

@@ -25,8 +25,10 @@ def seeds() -> list[int]:
 
 
 @contextmanager
-def interleaved(pipeline: str, seed: int, **overrides: Any) -> Iterator[Emulator]:
+def interleaved(
+    pipeline: str, seed: int, *, express_at_least_once: bool = False, **overrides: Any
+) -> Iterator[Emulator]:
     """An emulator interleaving with `seed`, holding just `pipeline`'s component."""
-    with Emulator(interleave=seed) as emulator:
+    with Emulator(interleave=seed, express_at_least_once=express_at_least_once) as emulator:
         emulator.deploy_program(PROGRAMS[pipeline], dev_config(pipeline, **overrides))
         yield emulator
