@@ -35,7 +35,7 @@ unit: $(STAMP)
 
 # The race suites on many interleavings (`make test` runs them on a handful of seeds);
 # a failing seed reproduces: `Emulator(interleave=SEED)`, `python -m emulator run ... --interleave SEED`.
-RACE_SEEDS ?= 50
+RACE_SEEDS ?= 100
 races: $(STAMP)
 	ORDERFLOW_RACE_SEEDS=$(RACE_SEEDS) $(PY) -m pytest -n 2 --dist loadfile -p no:randomly tests/faults/test_races_*.py
 
