@@ -15,6 +15,8 @@ import pulumi_aws as aws
 from orderflow.aws_facts import (
     EVENTBRIDGE_SERVICE_PRINCIPAL,
     EVENTBRIDGE_STEP_FUNCTIONS_TARGET_ACTIONS,
+    EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS,
+    EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS,
     SCHEDULER_DEAD_LETTER_ACTIONS,
     SCHEDULER_STEP_FUNCTIONS_TARGET_ACTIONS,
 )
@@ -23,8 +25,8 @@ from .dead_letter_queue import DeadLetterQueue, ServiceSender, build_dead_letter
 from .iam import Statement, kms_statements, policy_document, service_trust_policy
 from .settings import Common
 
-MAX_EVENT_AGE_SECONDS = 86_400
-MAX_DELIVERY_ATTEMPTS = 185
+MAX_EVENT_AGE_SECONDS = EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS.value.high
+MAX_DELIVERY_ATTEMPTS = EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS.value.high
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,17 @@ from emulator.arns import queue_url
 from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
 from emulator.program import ACCOUNT, REGION
+from orderflow.aws_facts import (
+    EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS,
+    EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS,
+)
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
 
 EVENTS_SERVICE = "events.amazonaws.com"
-DEFAULT_RETRY_ATTEMPTS = 185
-DEFAULT_MAX_AGE = 86_400
+DEFAULT_RETRY_ATTEMPTS = EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS.value.high  # the default
+DEFAULT_MAX_AGE = EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS.value.high  # the default
 MAX_BACKOFF = 300.0
 
 # S3 notification name suffix → the `reason` EventBridge events carry.

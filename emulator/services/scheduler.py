@@ -36,12 +36,13 @@ from emulator.iam.policies import Principal
 from emulator.program import ACCOUNT, REGION
 from emulator.services.eventbridge import delivery_error
 from emulator.services.schedule_expressions import ScheduleExpression, parse_expression
+from orderflow.aws_facts import SCHEDULER_MAX_EVENT_AGE_SECONDS, SCHEDULER_MAX_RETRY_ATTEMPTS
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
 
-DEFAULT_RETRY_ATTEMPTS: Final = 185
-DEFAULT_MAX_AGE: Final = 86_400
+DEFAULT_RETRY_ATTEMPTS: Final = SCHEDULER_MAX_RETRY_ATTEMPTS.value.high  # the default
+DEFAULT_MAX_AGE: Final = SCHEDULER_MAX_EVENT_AGE_SECONDS.value.high  # the default
 MAX_BACKOFF: Final = 300.0
 MAX_CATCH_UP: Final = 1_000
 """Occurrences fired per schedule per poll; a larger clock jump skips the rest (reported)."""

@@ -342,6 +342,14 @@ STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS: Final = Fact(
     note="A Distributed Map starts its children as executions of its own state machine.",
 )
 
+# --- S3, Glue -------------------------------------------------------------------------------
+S3_MAX_KEY_BYTES: Final = Fact(
+    1024,
+    _docs("AmazonS3/latest/userguide/object-keys.html"),
+    note="An object key is at most 1,024 bytes of UTF-8.",
+)
+GLUE_MAX_JOB_NAME_LENGTH: Final = Fact(255, _docs("glue/latest/webapi/API_CreateJob.html"))
+
 # --- DynamoDB Streams -----------------------------------------------------------------------
 DYNAMODB_STREAM_RETENTION_SECONDS: Final = Fact(
     DAY_SECONDS,
@@ -500,7 +508,22 @@ EVENTBRIDGE_STEP_FUNCTIONS_TARGET_ACTIONS: Final = Fact(
     note="A rule starts a state machine as the target's role, which needs this on it.",
 )
 
+_TARGET_RETRY = _docs("eventbridge/latest/APIReference/API_RetryPolicy.html")
+EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS: Final = Fact(
+    Bounds(0, 185), _TARGET_RETRY, note="A rule target's RetryPolicy; the default is 185."
+)
+EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS: Final = Fact(
+    Bounds(60, DAY_SECONDS), _TARGET_RETRY, note="A rule target's RetryPolicy; default 24 h."
+)
+
 # --- EventBridge Scheduler ------------------------------------------------------------------
+_SCHEDULER_RETRY = _docs("scheduler/latest/APIReference/API_RetryPolicy.html")
+SCHEDULER_MAX_RETRY_ATTEMPTS: Final = Fact(
+    Bounds(0, 185), _SCHEDULER_RETRY, note="A schedule's RetryPolicy; the default is 185."
+)
+SCHEDULER_MAX_EVENT_AGE_SECONDS: Final = Fact(
+    Bounds(60, DAY_SECONDS), _SCHEDULER_RETRY, note="A schedule's RetryPolicy; default 24 h."
+)
 SCHEDULER_STEP_FUNCTIONS_TARGET_ACTIONS: Final = Fact(
     ("states:StartExecution",),
     _docs("scheduler/latest/UserGuide/setting-up.html"),

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+from orderflow import aws_facts
+
 LEDGER_PREFIX: Final = "LATE#"
 DAY_PREFIX: Final = "DAY#"
 FLAGGED: Final = "flagged"
@@ -40,9 +42,9 @@ MAX_AMOUNT_TEXT_LENGTH: Final = 64
 MAX_EVENT_TIME_LENGTH: Final = 64
 # DynamoDB numbers: 38 significant digits, magnitude 1E-130 .. 9.99..E+125. Anything
 # outside cannot be stored, so it is rejected here instead of failing the write.
-DYNAMODB_MAX_DIGITS: Final = 38
-DYNAMODB_MAX_ADJUSTED: Final = 125
-DYNAMODB_MIN_ADJUSTED: Final = -130
+DYNAMODB_MAX_DIGITS: Final = aws_facts.DYNAMODB_NUMBER_MAX_DIGITS.value
+DYNAMODB_MAX_ADJUSTED: Final = Decimal(aws_facts.DYNAMODB_NUMBER_MAX_MAGNITUDE.value).adjusted()
+DYNAMODB_MIN_ADJUSTED: Final = Decimal(aws_facts.DYNAMODB_NUMBER_MIN_MAGNITUDE.value).adjusted()
 # Wide enough that normalising an accepted amount never rounds it.
 _EXACT: Final = Context(prec=400)
 
