@@ -47,19 +47,21 @@ ASSUMPTIONS: Final = [
     "Lambda GB-seconds = measured handler duration on this machine (init included, rounded "
     "up to 1 ms) x configured memory. Durations are in-process against moto: no network "
     "latency, but moto's own work and the emulator's IAM checks inside each call.",
-    "Step Functions Standard: transitions from the execution histories plus one per "
-    "Distributed Map child started (the AWS rule); Express children: one request each and "
-    "64 MB x their duration (at least 100 ms).",
-    "DynamoDB: 1 WRU per started KB per item written (BatchWriteItem per item; transactions "
-    "2x), reads 4 KB units (eventually consistent halved); failed conditional writes are not "
-    "counted (none expected in these workloads).",
-    "SQS and Pipes: one request per 64 KiB chunk (Pipes counted after filtering, per record).",
+    "Step Functions Standard: the emulator's meter, transitions plus one per Distributed Map "
+    "child started (the AWS rule); Express: one request each and 64 MB x their duration "
+    "rounded up to 100 ms.",
+    "DynamoDB: 1 WRU per started KB of the larger of the item before and after each write "
+    "(BatchWriteItem per item; transactions 2x), failed conditional writes too, plus the "
+    "index write units of every secondary index entry a write adds, changes or removes; "
+    "reads 4 KB units (eventually consistent halved).",
+    "SQS, SNS and Pipes: one request per 64 KiB chunk (Pipes counted after filtering, per "
+    "record). CloudWatch Logs: the bytes the functions log, at the ingestion price.",
     "EventBridge: custom events (PutEvents by the workload) at $1.00/M; events AWS services "
     "emit (S3 Object Created) are free. The input events of the late-data workload and the "
     "writes feeding the premium stream are the producer's, excluded for both designs.",
-    "Not priced (not in AWS-FACTS' table, reported as counts where measured): SNS publishes, "
-    "S3 requests, CloudWatch Logs bytes, DynamoDB Streams reads by Pipes, EventBridge "
-    "Scheduler ticks, MSK, data transfer.",
+    "Not priced (reported as counts where measured): S3 requests, DynamoDB Streams reads "
+    "by Pipes, EventBridge Scheduler ticks, MSK, data transfer, Lambda's own START/END/REPORT "
+    "log lines.",
     "Scaling: linear from the measured run to 1,000,000 records, i.e. 1M records arriving "
     "in inputs shaped like the measured one (per-file and per-message costs scale too).",
     "Runs: every task in its own process, one after another, except the late-data emulator "
