@@ -21,6 +21,8 @@ from bench.pricing import MILLION, SERVICES, Usage, breakdown, cost, per_million
         (Usage(sqs_requests=1_000_000), "sqs", 0.40),
         (Usage(eventbridge_custom_events=1_000_000), "eventbridge", 1.00),
         (Usage(pipes_requests=1_000_000), "pipes", 0.40),
+        (Usage(sns_requests=1_000_000), "sns", 0.50),
+        (Usage(cloudwatch_log_bytes=2 * 2**30), "cloudwatch_logs", 1.00),  # $0.50 per GB
     ],
 )
 def test_each_price_line(usage: Usage, service: str, dollars: float) -> None:
