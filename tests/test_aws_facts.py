@@ -206,6 +206,10 @@ def _sizes() -> dict[float, str]:
         "STEP_FUNCTIONS_MAX_PAYLOAD_BYTES": facts.STEP_FUNCTIONS_MAX_PAYLOAD_BYTES.value,
         "LAMBDA_SYNC_PAYLOAD_BYTES": facts.LAMBDA_SYNC_PAYLOAD_BYTES.value,
         "DYNAMODB_TRANSACT_MAX_BYTES": facts.DYNAMODB_TRANSACT_MAX_BYTES.value,
+        # A range's end no product setting lands on by chance (a week, 604,800 s, is a TTL).
+        "EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS": (
+            facts.EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS.value.high
+        ),
     }
     return {float(value): name for name, value in named.items()}
 
@@ -281,6 +285,7 @@ def test_no_component_runtime_policy_bench_or_emulator_states_a_fact_outside_the
         "express_gb_second: float = 0.00001667",
         "lambda_request: float = 0.20 / MILLION",
         "standard_transition = 0.025 / 1_000",
+        "MAX_DELIVERY_ATTEMPTS = 185",
         "DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827}",
     ],
 )
