@@ -576,7 +576,7 @@ PIPES_DYNAMODB_SOURCE_ACTIONS: Final = Fact(
         "*": ("dynamodb:ListStreams",),
     },
     _docs("eventbridge/latest/userguide/eb-pipes-permissions.html"),
-    note="The pipe's role reads the stream with these; ListStreams takes no resource ARN.",
+    note="The pipe's role reads the stream with these (and needs sqs:SendMessage on its DLQ).",
 )
 
 # --- CloudWatch Logs ------------------------------------------------------------------------
@@ -613,6 +613,11 @@ CLOUDWATCH_LOGS_RETENTION_DAYS: Final = Fact(
 
 # --- IAM: actions that take no resource ARN -------------------------------------------------
 # A policy must grant these on `*`; a scoped grant of them is a grant of nothing.
+_SAR_UNREAD = (
+    "The Service Authorization Reference rows could not be read here (the search excerpts "
+    "stop before the table); granted on `*` either way, so only the policy pack's acceptance "
+    "of `*` for them rests on this."
+)
 ACTIONS_WITHOUT_RESOURCE_ARN: Final[Mapping[str, Fact[frozenset[str]]]] = {
     "xray": Fact(
         frozenset(
@@ -625,6 +630,8 @@ ACTIONS_WITHOUT_RESOURCE_ARN: Final[Mapping[str, Fact[frozenset[str]]]] = {
             }
         ),
         _authz("awsx-ray"),
+        verified=False,
+        note=_SAR_UNREAD,
     ),
     "logs": Fact(
         frozenset(STEP_FUNCTIONS_LOG_DELIVERY_ACTIONS.value),
@@ -634,7 +641,14 @@ ACTIONS_WITHOUT_RESOURCE_ARN: Final[Mapping[str, Fact[frozenset[str]]]] = {
         "PutResourcePolicy, DescribeResourcePolicies and DescribeLogGroups may accept an "
         "account-wide logs ARN (CloudWatch Logs' own example), not checked: `*` works either way.",
     ),
-    "dynamodb": Fact(frozenset({"dynamodb:ListStreams"}), _authz("amazondynamodb")),
+    "dynamodb": Fact(
+        frozenset({"dynamodb:ListStreams"}),
+        _authz("amazondynamodb"),
+        verified=False,
+        note="DynamoDB's own Lambda example policy grants ListStreams on `table/<t>/stream/*`, "
+        "which suggests it may accept a stream ARN; the reference row could not be read here. "
+        "`*` works either way.",
+    ),
     "kafka": Fact(
         frozenset({"kafka:GetBootstrapBrokers"}),
         _authz("amazonmanagedstreamingforapachekafka"),
@@ -651,11 +665,14 @@ ACTIONS_WITHOUT_RESOURCE_ARN: Final[Mapping[str, Fact[frozenset[str]]]] = {
     "cloudwatch": Fact(
         frozenset({"cloudwatch:PutMetricData"}),
         _authz("amazoncloudwatch"),
-        note="Scope it with the cloudwatch:namespace condition key instead.",
+        verified=False,
+        note="Scope it with the cloudwatch:namespace condition key instead. " + _SAR_UNREAD,
     ),
     "states": Fact(
         frozenset({"states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"}),
         _authz("awsstepfunctions"),
+        verified=False,
+        note="A task token names no resource. " + _SAR_UNREAD,
     ),
 }
 
