@@ -95,264 +95,6 @@ DYNAMODB_ON_DEMAND_INITIAL_WRU_PER_SECOND: Final = Fact(
     4000, _docs("amazondynamodb/latest/developerguide/on-demand-capacity-mode.html")
 )
 
-# --- SQS --------------------------------------------------------------------------------
-SQS_MAX_MESSAGE_BYTES: Final = Fact(
-    256 * KIB,
-    _docs("AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"),
-    note="A queue's default MaximumMessageSize, which orderflow's queues keep. SendMessage "
-    "itself now takes up to 1 MiB on a queue raised to it (SDK docs of SendMessage).",
-)
-
-# --- Step Functions -----------------------------------------------------------------------
-_SFN_QUOTAS = _docs("step-functions/latest/dg/service-quotas.html")
-
-STEP_FUNCTIONS_MAX_PAYLOAD_BYTES: Final = Fact(256 * KIB, _SFN_QUOTAS)
-STEP_FUNCTIONS_STANDARD_MAX_HISTORY_EVENTS: Final = Fact(25_000, _SFN_QUOTAS)
-STEP_FUNCTIONS_EXPRESS_MAX_SECONDS: Final = Fact(
-    300,
-    _docs("step-functions/latest/dg/choosing-workflow-type.html"),
-    note="Counts every Retry attempt and backoff of every state in the execution.",
-)
-_SFN_ERRORS = _docs("step-functions/latest/dg/concepts-error-handling.html")
-STEP_FUNCTIONS_RETRY_DEFAULTS: Final = Fact(
-    {"IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0},
-    _SFN_ERRORS,
-    note=(
-        "A retrier counts its own attempts; the n-th retry (0-based) waits IntervalSeconds x "
-        "BackoffRate^n, capped at MaxDelaySeconds when given; JitterStrategy FULL draws the "
-        "wait from [0, that value), never more."
-    ),
-)
-STEP_FUNCTIONS_TASK_DEFAULT_TIMEOUT_SECONDS: Final = Fact(
-    99_999_999,
-    _docs("step-functions/latest/dg/state-task.html"),
-    note="A Task without TimeoutSeconds is bounded only by what it calls (e.g. a Lambda timeout).",
-)
-_SFN_RESULT_WRITER = _docs("step-functions/latest/dg/input-output-resultwriter.html")
-STEP_FUNCTIONS_RESULT_WRITER_RESOURCE: Final = Fact(
-    "arn:aws:states:::s3:putObject",
-    _SFN_RESULT_WRITER,
-    note=(
-        "Without a ResultWriter a Distributed Map's result is the array of every child's "
-        "output, held in state (256 KiB); with one, the children's results go to "
-        "<Prefix>/<map run id>/ (one file per status plus manifest.json) and the state's "
-        'result is {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}. The bucket must '
-        "be in the state machine's account and Region (else States.ResultWriterFailed)."
-    ),
-)
-STEP_FUNCTIONS_RESULT_WRITER_ACTIONS: Final = Fact(
-    ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"),
-    _SFN_RESULT_WRITER + "#resultwriter-iam-policies",
-    note=(
-        "On the objects under the export prefix. The page's IAM section was not readable "
-        "here; these four are what AWS CDK's ResultWriter.providePolicyStatements grants."
-    ),
-)
-STEP_FUNCTIONS_READER_ITEMS_POINTER: Final = Fact(
-    "ItemsPointer",
-    "https://aws.amazon.com/blogs/compute/"
-    "optimizing-nested-json-array-processing-using-aws-step-functions-distributed-map/",
-    verified=False,
-    note=(
-        "An AWS Compute Blog post names an ItemsPointer feature that selects an array nested "
-        "in a JSON object read from S3, but the ItemReader page reachable here does not show "
-        "the field or where it goes (ReaderConfig?). orderflow does not depend on it: "
-        'InspectFile rewrites a {"orders": [...]} file as JSON Lines and the Map reads that.'
-    ),
-)
-
-# --- CloudWatch Logs --------------------------------------------------------------------
-CLOUDWATCH_LOGS_VENDED_PREFIX: Final = Fact(
-    "/aws/vendedlogs/",
-    _docs("step-functions/latest/dg/bp-cwl.html"),
-    note=(
-        "A service delivering logs (Step Functions; EventBridge Pipes too, per "
-        "AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html) adds each log group "
-        "to the account's CloudWatch Logs resource policy, limited to 5,120 characters; "
-        "groups named under this prefix do not need an entry."
-    ),
-)
-
-# --- KMS key policies: service principals that must be allowed to use a customer key -----
-KMS_LOGS_KEY_POLICY: Final = Fact(
-    {
-        "principal": "logs.{region}.amazonaws.com",
-        "actions": (
-            "kms:Decrypt*",
-            "kms:Describe*",
-            "kms:Encrypt*",
-            "kms:GenerateDataKey*",
-            "kms:ReEncrypt*",
-        ),
-        "context_key": "kms:EncryptionContext:aws:logs:arn",
-    },
-    _docs("AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"),
-    note="A log group cannot be created with (or associated to) a key whose policy does not "
-    "allow the regional CloudWatch Logs principal.",
-)
-KMS_EVENTBRIDGE_KEY_POLICY: Final = Fact(
-    {
-        "principal": "events.amazonaws.com",
-        "actions": ("kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"),
-        "context_key": "kms:EncryptionContext:aws:events:event-bus:arn",
-    },
-    _docs("eventbridge/latest/userguide/eb-encryption-key-policy.html"),
-    note=(
-        "For a bus encrypted with the key. A rule target's DLQ encrypted with the key is "
-        "sent to by events.amazonaws.com too, which needs kms:Decrypt and kms:GenerateDataKey "
-        "(SQS SSE-KMS: every sender needs both)."
-    ),
-)
-KMS_SQS_SENDER_ACTIONS: Final = Fact(
-    ("kms:GenerateDataKey", "kms:Decrypt"),
-    _docs("AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"),
-    note="A producer to an SSE-KMS queue needs both; a consumer needs kms:Decrypt.",
-)
-KMS_SNS_PUBLISHER_ACTIONS: Final = Fact(
-    ("kms:GenerateDataKey", "kms:Decrypt"),
-    _docs("sns/latest/dg/sns-key-management.html"),
-    note="A publisher (a role, or a service principal through the key policy) needs both.",
-)
-KMS_PIPES_KEY_POLICY: Final = Fact(
-    {
-        "principal": "the pipe's execution role",
-        "actions": ("kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"),
-        "context_key": "kms:EncryptionContext:aws:pipes:arn",
-    },
-    _docs("eventbridge/latest/userguide/eb-encryption-pipes-cmkey.html"),
-    note="Pipes uses the key as the pipe's execution role (the key policy example names it).",
-)
-KMS_SCHEDULER_KEY_USE: Final = Fact(
-    ("kms:Decrypt",),
-    _docs("scheduler/latest/UserGuide/encryption-rest.html"),
-    verified=False,
-    note=(
-        "Scheduler decrypts a schedule's target with the key on each invocation; it sends "
-        "to the schedule's DLQ as the execution role, so that role needs the SQS sender "
-        "actions on a DLQ encrypted with the key. Which principal decrypts the target "
-        "(role or service) was not confirmed here: the role gets kms:Decrypt either way."
-    ),
-)
-
-# --- Billing: how usage turns into billed units (read by emulator.metering, bench) ----------
-_DDB_RW = _docs("amazondynamodb/latest/developerguide/read-write-operations.html")
-_DDB_GSI_WRITES = _docs(
-    "amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes"
-)
-_SFN_PRICING = "https://aws.amazon.com/step-functions/pricing/"
-
-DYNAMODB_WRITE_UNIT_BYTES: Final = Fact(
-    KIB,
-    _DDB_RW,
-    note="A write of a larger item takes one unit per started KB of the larger of the item "
-    "before and after the write (PutItem, UpdateItem, DeleteItem, each BatchWriteItem entry).",
-)
-DYNAMODB_READ_UNIT_BYTES: Final = Fact(
-    4 * KIB, _DDB_RW, note="Eventually consistent reads take half; transactional reads twice."
-)
-DYNAMODB_TRANSACTION_UNIT_FACTOR: Final = Fact(
-    2, _DDB_RW, note="TransactWriteItems/TransactGetItems: two units per unit of item size."
-)
-DYNAMODB_FAILED_CONDITIONAL_WRITE_BILLED: Final = Fact(
-    True,
-    _DDB_RW,
-    note="A write whose condition fails still consumes write units, sized by the larger of "
-    "the existing item and the item the request would write (at least one unit).",
-)
-DYNAMODB_CANCELLED_TRANSACTION_BILLED: Final = Fact(
-    True,
-    _docs("amazondynamodb/latest/developerguide/transaction-apis.html"),
-    verified=False,
-    note="Assumed: a cancelled TransactWriteItems consumes the units of its prepare phase, "
-    "metered like failed conditional writes at the transactional factor. Not confirmed in "
-    "the text reachable here; a bill computed either way differs only by cancelled "
-    "transactions.",
-)
-DYNAMODB_GSI_WRITES_PER_KEY_CHANGE: Final = Fact(
-    2,
-    _DDB_GSI_WRITES,
-    note="A write that adds an item to a GSI, removes it, or changes its projected "
-    "attributes costs one index write (units by the size of the index entry); one that "
-    "changes an index key attribute costs two (delete the old entry, put the new one); an "
-    "item in the index neither before nor after costs nothing.",
-)
-STEP_FUNCTIONS_EXPRESS_BILLING_INCREMENT_MS: Final = Fact(
-    100, _SFN_PRICING, note="Express duration is rounded up to the nearest 100 ms."
-)
-STEP_FUNCTIONS_EXPRESS_MEMORY_CHUNK_MB: Final = Fact(
-    64,
-    _SFN_PRICING,
-    note="Express memory is billed in 64 MB chunks (50 MB + definition + payload per "
-    "Map/Parallel step): orderflow's Express workflows fit in one chunk.",
-)
-STEP_FUNCTIONS_TRANSITIONS_PER_DISTRIBUTED_MAP_CHILD: Final = Fact(
-    1,
-    _docs("step-functions/latest/dg/concepts-transitions.html"),
-    note="A Distributed Map is billed one state transition for each child execution it starts.",
-)
-SQS_BILLING_CHUNK_BYTES: Final = Fact(
-    64 * KIB, "https://aws.amazon.com/sqs/pricing/", note="Each 64 KB chunk is one request."
-)
-SNS_BILLING_CHUNK_BYTES: Final = Fact(
-    64 * KIB, "https://aws.amazon.com/sns/pricing/", note="Each 64 KB chunk is one request."
-)
-PIPES_BILLING_CHUNK_BYTES: Final = Fact(
-    64 * KIB,
-    "https://aws.amazon.com/eventbridge/pricing/",
-    note="Each 64 KB chunk of an event that passed the filters is one request.",
-)
-
-STEP_FUNCTIONS_STANDARD_MAX_SECONDS: Final = Fact(365 * DAY_SECONDS, _SFN_QUOTAS)
-STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY: Final = Fact(
-    10_000,
-    _docs("step-functions/latest/dg/state-map-distributed.html"),
-    note="MaxConcurrency 0 (the default) runs up to this many child executions at once.",
-)
-STEP_FUNCTIONS_MAX_INPUT_BYTES_PER_BATCH: Final = Fact(
-    256 * KIB,
-    _docs("step-functions/latest/dg/input-output-itembatcher.html"),
-    note="ItemBatcher.MaxInputBytesPerBatch: a batch is one child's input, so the payload quota.",
-)
-STEP_FUNCTIONS_LOG_DELIVERY_ACTIONS: Final = Fact(
-    (
-        "logs:CreateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:DescribeLogGroups",
-        "logs:DescribeResourcePolicies",
-        "logs:GetLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:UpdateLogDelivery",
-    ),
-    _docs("step-functions/latest/dg/cw-logs.html"),
-    note="What the state machine's role needs to log to CloudWatch Logs, granted on `*`.",
-)
-STEP_FUNCTIONS_XRAY_ACTIONS: Final = Fact(
-    (
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-        "xray:PutTelemetryRecords",
-        "xray:PutTraceSegments",
-    ),
-    _docs("step-functions/latest/dg/xray-iam.html"),
-)
-STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS: Final = Fact(
-    {
-        "state-machine": ("states:StartExecution",),
-        "execution": ("states:DescribeExecution", "states:StopExecution"),
-    },
-    _docs("step-functions/latest/dg/iam-policies-eg-dist-map.html"),
-    note="A Distributed Map starts its children as executions of its own state machine.",
-)
-
-# --- S3, Glue -------------------------------------------------------------------------------
-S3_MAX_KEY_BYTES: Final = Fact(
-    1024,
-    _docs("AmazonS3/latest/userguide/object-keys.html"),
-    note="An object key is at most 1,024 bytes of UTF-8.",
-)
-GLUE_MAX_JOB_NAME_LENGTH: Final = Fact(255, _docs("glue/latest/webapi/API_CreateJob.html"))
-
 # --- DynamoDB Streams -----------------------------------------------------------------------
 DYNAMODB_STREAM_RETENTION_SECONDS: Final = Fact(
     DAY_SECONDS,
@@ -363,7 +105,21 @@ DYNAMODB_STREAMS_GET_RECORDS_MAX: Final = Fact(
     1000, _docs("amazondynamodb/latest/APIReference/API_streams_GetRecords.html")
 )
 
-# --- SQS (continued) ----------------------------------------------------------------------
+# --- S3, Glue -------------------------------------------------------------------------------
+S3_MAX_KEY_BYTES: Final = Fact(
+    1024,
+    _docs("AmazonS3/latest/userguide/object-keys.html"),
+    note="An object key is at most 1,024 bytes of UTF-8.",
+)
+GLUE_MAX_JOB_NAME_LENGTH: Final = Fact(255, _docs("glue/latest/webapi/API_CreateJob.html"))
+
+# --- SQS --------------------------------------------------------------------------------
+SQS_MAX_MESSAGE_BYTES: Final = Fact(
+    256 * KIB,
+    _docs("AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"),
+    note="A queue's default MaximumMessageSize, which orderflow's queues keep. SendMessage "
+    "itself now takes up to 1 MiB on a queue raised to it (SDK docs of SendMessage).",
+)
 _SQS_SEND_BATCH = _docs("AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html")
 SQS_MAX_BATCH_ENTRIES: Final = Fact(
     10,
@@ -476,6 +232,106 @@ LAMBDA_MSK_BATCHES_IN_FLIGHT_PER_PARTITION: Final = Fact(
         "partition at a time, batches of different partitions concurrently (what the "
         "emulator's MSK mapping does when it interleaves)."
     ),
+)
+
+# --- Step Functions -----------------------------------------------------------------------
+_SFN_QUOTAS = _docs("step-functions/latest/dg/service-quotas.html")
+
+STEP_FUNCTIONS_MAX_PAYLOAD_BYTES: Final = Fact(256 * KIB, _SFN_QUOTAS)
+STEP_FUNCTIONS_STANDARD_MAX_HISTORY_EVENTS: Final = Fact(25_000, _SFN_QUOTAS)
+STEP_FUNCTIONS_EXPRESS_MAX_SECONDS: Final = Fact(
+    300,
+    _docs("step-functions/latest/dg/choosing-workflow-type.html"),
+    note="Counts every Retry attempt and backoff of every state in the execution.",
+)
+_SFN_ERRORS = _docs("step-functions/latest/dg/concepts-error-handling.html")
+STEP_FUNCTIONS_RETRY_DEFAULTS: Final = Fact(
+    {"IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0},
+    _SFN_ERRORS,
+    note=(
+        "A retrier counts its own attempts; the n-th retry (0-based) waits IntervalSeconds x "
+        "BackoffRate^n, capped at MaxDelaySeconds when given; JitterStrategy FULL draws the "
+        "wait from [0, that value), never more."
+    ),
+)
+STEP_FUNCTIONS_TASK_DEFAULT_TIMEOUT_SECONDS: Final = Fact(
+    99_999_999,
+    _docs("step-functions/latest/dg/state-task.html"),
+    note="A Task without TimeoutSeconds is bounded only by what it calls (e.g. a Lambda timeout).",
+)
+_SFN_RESULT_WRITER = _docs("step-functions/latest/dg/input-output-resultwriter.html")
+STEP_FUNCTIONS_RESULT_WRITER_RESOURCE: Final = Fact(
+    "arn:aws:states:::s3:putObject",
+    _SFN_RESULT_WRITER,
+    note=(
+        "Without a ResultWriter a Distributed Map's result is the array of every child's "
+        "output, held in state (256 KiB); with one, the children's results go to "
+        "<Prefix>/<map run id>/ (one file per status plus manifest.json) and the state's "
+        'result is {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}. The bucket must '
+        "be in the state machine's account and Region (else States.ResultWriterFailed)."
+    ),
+)
+STEP_FUNCTIONS_RESULT_WRITER_ACTIONS: Final = Fact(
+    ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"),
+    _SFN_RESULT_WRITER + "#resultwriter-iam-policies",
+    note=(
+        "On the objects under the export prefix. The page's IAM section was not readable "
+        "here; these four are what AWS CDK's ResultWriter.providePolicyStatements grants."
+    ),
+)
+STEP_FUNCTIONS_READER_ITEMS_POINTER: Final = Fact(
+    "ItemsPointer",
+    "https://aws.amazon.com/blogs/compute/"
+    "optimizing-nested-json-array-processing-using-aws-step-functions-distributed-map/",
+    verified=False,
+    note=(
+        "An AWS Compute Blog post names an ItemsPointer feature that selects an array nested "
+        "in a JSON object read from S3, but the ItemReader page reachable here does not show "
+        "the field or where it goes (ReaderConfig?). orderflow does not depend on it: "
+        'InspectFile rewrites a {"orders": [...]} file as JSON Lines and the Map reads that.'
+    ),
+)
+STEP_FUNCTIONS_STANDARD_MAX_SECONDS: Final = Fact(365 * DAY_SECONDS, _SFN_QUOTAS)
+STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY: Final = Fact(
+    10_000,
+    _docs("step-functions/latest/dg/state-map-distributed.html"),
+    note="MaxConcurrency 0 (the default) runs up to this many child executions at once.",
+)
+STEP_FUNCTIONS_MAX_INPUT_BYTES_PER_BATCH: Final = Fact(
+    256 * KIB,
+    _docs("step-functions/latest/dg/input-output-itembatcher.html"),
+    note="ItemBatcher.MaxInputBytesPerBatch: a batch is one child's input, so the payload quota.",
+)
+STEP_FUNCTIONS_LOG_DELIVERY_ACTIONS: Final = Fact(
+    (
+        "logs:CreateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "logs:GetLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:UpdateLogDelivery",
+    ),
+    _docs("step-functions/latest/dg/cw-logs.html"),
+    note="What the state machine's role needs to log to CloudWatch Logs, granted on `*`.",
+)
+STEP_FUNCTIONS_XRAY_ACTIONS: Final = Fact(
+    (
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ),
+    _docs("step-functions/latest/dg/xray-iam.html"),
+)
+STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS: Final = Fact(
+    {
+        "state-machine": ("states:StartExecution",),
+        "execution": ("states:DescribeExecution", "states:StopExecution"),
+    },
+    _docs("step-functions/latest/dg/iam-policies-eg-dist-map.html"),
+    note="A Distributed Map starts its children as executions of its own state machine.",
 )
 
 # --- EventBridge ----------------------------------------------------------------------------
@@ -593,7 +449,17 @@ PIPES_DYNAMODB_SOURCE_ACTIONS: Final = Fact(
     note="The pipe's role reads the stream with these (and needs sqs:SendMessage on its DLQ).",
 )
 
-# --- CloudWatch Logs ------------------------------------------------------------------------
+# --- CloudWatch Logs --------------------------------------------------------------------
+CLOUDWATCH_LOGS_VENDED_PREFIX: Final = Fact(
+    "/aws/vendedlogs/",
+    _docs("step-functions/latest/dg/bp-cwl.html"),
+    note=(
+        "A service delivering logs (Step Functions; EventBridge Pipes too, per "
+        "AmazonCloudWatch/latest/logs/AWS-logs-and-resource-policy.html) adds each log group "
+        "to the account's CloudWatch Logs resource policy, limited to 5,120 characters; "
+        "groups named under this prefix do not need an entry."
+    ),
+)
 CLOUDWATCH_LOGS_RETENTION_DAYS: Final = Fact(
     frozenset(
         {
@@ -623,6 +489,67 @@ CLOUDWATCH_LOGS_RETENTION_DAYS: Final = Fact(
     ),
     _docs("AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html"),
     note="The only values PutRetentionPolicy accepts; no retention means never expire.",
+)
+
+# --- KMS key policies: service principals that must be allowed to use a customer key -----
+KMS_LOGS_KEY_POLICY: Final = Fact(
+    {
+        "principal": "logs.{region}.amazonaws.com",
+        "actions": (
+            "kms:Decrypt*",
+            "kms:Describe*",
+            "kms:Encrypt*",
+            "kms:GenerateDataKey*",
+            "kms:ReEncrypt*",
+        ),
+        "context_key": "kms:EncryptionContext:aws:logs:arn",
+    },
+    _docs("AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"),
+    note="A log group cannot be created with (or associated to) a key whose policy does not "
+    "allow the regional CloudWatch Logs principal.",
+)
+KMS_EVENTBRIDGE_KEY_POLICY: Final = Fact(
+    {
+        "principal": "events.amazonaws.com",
+        "actions": ("kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"),
+        "context_key": "kms:EncryptionContext:aws:events:event-bus:arn",
+    },
+    _docs("eventbridge/latest/userguide/eb-encryption-key-policy.html"),
+    note=(
+        "For a bus encrypted with the key. A rule target's DLQ encrypted with the key is "
+        "sent to by events.amazonaws.com too, which needs kms:Decrypt and kms:GenerateDataKey "
+        "(SQS SSE-KMS: every sender needs both)."
+    ),
+)
+KMS_SQS_SENDER_ACTIONS: Final = Fact(
+    ("kms:GenerateDataKey", "kms:Decrypt"),
+    _docs("AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"),
+    note="A producer to an SSE-KMS queue needs both; a consumer needs kms:Decrypt.",
+)
+KMS_SNS_PUBLISHER_ACTIONS: Final = Fact(
+    ("kms:GenerateDataKey", "kms:Decrypt"),
+    _docs("sns/latest/dg/sns-key-management.html"),
+    note="A publisher (a role, or a service principal through the key policy) needs both.",
+)
+KMS_PIPES_KEY_POLICY: Final = Fact(
+    {
+        "principal": "the pipe's execution role",
+        "actions": ("kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"),
+        "context_key": "kms:EncryptionContext:aws:pipes:arn",
+    },
+    _docs("eventbridge/latest/userguide/eb-encryption-pipes-cmkey.html"),
+    note="Pipes uses the key as the pipe's execution role (the key policy example names it).",
+)
+KMS_SCHEDULER_KEY_USE: Final = Fact(
+    ("kms:Decrypt",),
+    _docs("scheduler/latest/UserGuide/encryption-rest.html"),
+    verified=False,
+    note=(
+        "Scheduler decrypts a schedule's target with the key on each invocation; it sends "
+        "to the schedule's DLQ as the execution role, so that role needs the SQS sender "
+        "actions on a DLQ encrypted with the key. Which principal decrypts the target "
+        "(role or service) was not confirmed here: the role gets kms:Decrypt either way."
+    ),
 )
 
 # --- IAM: actions that take no resource ARN -------------------------------------------------
@@ -696,6 +623,88 @@ def actions_without_resource_arn() -> frozenset[str]:
     return frozenset().union(*(fact.value for fact in ACTIONS_WITHOUT_RESOURCE_ARN.values()))
 
 
+# --- IAM Access Analyzer policy validation (read by `orderflow_ops verify`) ---------------
+_VALIDATE_POLICY = _docs("access-analyzer/latest/APIReference/API_ValidatePolicy.html")
+ACCESS_ANALYZER_RESOURCE_TYPES: Final = Fact(
+    {
+        "trust": "AWS::IAM::AssumeRolePolicyDocument",
+        "bucket": "AWS::S3::Bucket",
+        "table": "AWS::DynamoDB::Table",
+    },
+    _VALIDATE_POLICY,
+    note="validatePolicyResourceType, with policyType RESOURCE_POLICY (a role's trust policy"
+    " is validated as a resource policy of this type). Queue, topic and key policies have no"
+    " type of their own: the checks that apply to every resource policy run for them.",
+)
+
+# --- Billing: how usage turns into billed units (read by emulator.metering, bench) ----------
+_DDB_RW = _docs("amazondynamodb/latest/developerguide/read-write-operations.html")
+_DDB_GSI_WRITES = _docs(
+    "amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes"
+)
+_SFN_PRICING = "https://aws.amazon.com/step-functions/pricing/"
+
+DYNAMODB_WRITE_UNIT_BYTES: Final = Fact(
+    KIB,
+    _DDB_RW,
+    note="A write of a larger item takes one unit per started KB of the larger of the item "
+    "before and after the write (PutItem, UpdateItem, DeleteItem, each BatchWriteItem entry).",
+)
+DYNAMODB_READ_UNIT_BYTES: Final = Fact(
+    4 * KIB, _DDB_RW, note="Eventually consistent reads take half; transactional reads twice."
+)
+DYNAMODB_TRANSACTION_UNIT_FACTOR: Final = Fact(
+    2, _DDB_RW, note="TransactWriteItems/TransactGetItems: two units per unit of item size."
+)
+DYNAMODB_FAILED_CONDITIONAL_WRITE_BILLED: Final = Fact(
+    True,
+    _DDB_RW,
+    note="A write whose condition fails still consumes write units, sized by the larger of "
+    "the existing item and the item the request would write (at least one unit).",
+)
+DYNAMODB_CANCELLED_TRANSACTION_BILLED: Final = Fact(
+    True,
+    _docs("amazondynamodb/latest/developerguide/transaction-apis.html"),
+    verified=False,
+    note="Assumed: a cancelled TransactWriteItems consumes the units of its prepare phase, "
+    "metered like failed conditional writes at the transactional factor. Not confirmed in "
+    "the text reachable here; a bill computed either way differs only by cancelled "
+    "transactions.",
+)
+DYNAMODB_GSI_WRITES_PER_KEY_CHANGE: Final = Fact(
+    2,
+    _DDB_GSI_WRITES,
+    note="A write that adds an item to a GSI, removes it, or changes its projected "
+    "attributes costs one index write (units by the size of the index entry); one that "
+    "changes an index key attribute costs two (delete the old entry, put the new one); an "
+    "item in the index neither before nor after costs nothing.",
+)
+STEP_FUNCTIONS_EXPRESS_BILLING_INCREMENT_MS: Final = Fact(
+    100, _SFN_PRICING, note="Express duration is rounded up to the nearest 100 ms."
+)
+STEP_FUNCTIONS_EXPRESS_MEMORY_CHUNK_MB: Final = Fact(
+    64,
+    _SFN_PRICING,
+    note="Express memory is billed in 64 MB chunks (50 MB + definition + payload per "
+    "Map/Parallel step): orderflow's Express workflows fit in one chunk.",
+)
+STEP_FUNCTIONS_TRANSITIONS_PER_DISTRIBUTED_MAP_CHILD: Final = Fact(
+    1,
+    _docs("step-functions/latest/dg/concepts-transitions.html"),
+    note="A Distributed Map is billed one state transition for each child execution it starts.",
+)
+SQS_BILLING_CHUNK_BYTES: Final = Fact(
+    64 * KIB, "https://aws.amazon.com/sqs/pricing/", note="Each 64 KB chunk is one request."
+)
+SNS_BILLING_CHUNK_BYTES: Final = Fact(
+    64 * KIB, "https://aws.amazon.com/sns/pricing/", note="Each 64 KB chunk is one request."
+)
+PIPES_BILLING_CHUNK_BYTES: Final = Fact(
+    64 * KIB,
+    "https://aws.amazon.com/eventbridge/pricing/",
+    note="Each 64 KB chunk of an event that passed the filters is one request.",
+)
+
 # --- Prices (us-east-1, list, no free tier) -------------------------------------------------
 PRICE_STANDARD_TRANSITION: Final = Fact(0.025 / 1_000, _SFN_PRICING)
 PRICE_EXPRESS_REQUEST: Final = Fact(1.00 / MILLION, _SFN_PRICING)
@@ -726,20 +735,6 @@ PRICE_CLOUDWATCH_LOGS_INGESTED_GB: Final = Fact(
     "https://aws.amazon.com/cloudwatch/pricing/",
     note="Standard log class, data ingested (Collect). Priced per GB = 2**30 bytes, AWS's "
     "billing gigabyte.",
-)
-
-# --- IAM Access Analyzer policy validation (read by `orderflow_ops verify`) ---------------
-_VALIDATE_POLICY = _docs("access-analyzer/latest/APIReference/API_ValidatePolicy.html")
-ACCESS_ANALYZER_RESOURCE_TYPES: Final = Fact(
-    {
-        "trust": "AWS::IAM::AssumeRolePolicyDocument",
-        "bucket": "AWS::S3::Bucket",
-        "table": "AWS::DynamoDB::Table",
-    },
-    _VALIDATE_POLICY,
-    note="validatePolicyResourceType, with policyType RESOURCE_POLICY (a role's trust policy"
-    " is validated as a resource policy of this type). Queue, topic and key policies have no"
-    " type of their own: the checks that apply to every resource policy run for them.",
 )
 
 
