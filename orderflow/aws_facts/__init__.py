@@ -10,6 +10,13 @@ A fact that could not be confirmed in AWS's documentation says so (`verified=Fal
 
 This module imports nothing outside the standard library: it is packaged into every Lambda
 archive (as `orderflow/aws_facts/`) and imported by code that must not load Pulumi.
+
+Layout: one section per service (DynamoDB, S3, SQS, Lambda, Lambda for MSK, Step Functions,
+EventBridge, Scheduler, Pipes, CloudWatch Logs, KMS), then the IAM actions that take no
+resource ARN, billing rules and prices. Names read `<SERVICE>_<WHAT>` (`PRICE_<WHAT>` for
+prices); an accepted range is a `Bounds`; permissions are tuples of IAM actions, or mappings
+from the kind of resource they apply to onto such tuples. `all_facts()` lists every fact, and
+`tests/test_aws_facts.py` fails when one lacks its page or another tree restates it.
 """
 
 from __future__ import annotations
