@@ -21,6 +21,7 @@ from emulator_support import ROOT
 
 from emulator.cli import run_scenario
 from emulator.engine import Emulator
+from emulator.faults import Faults
 from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
 from emulator.program import ACCOUNT, REGION
@@ -218,3 +219,25 @@ def test_eventbridge_sends_to_an_encrypted_dead_letter_queue_only_with_the_key_p
                     keyed.client("sqs").send_message(QueueUrl=url, MessageBody="{}")
             else:
                 keyed.client("sqs").send_message(QueueUrl=url, MessageBody="{}")
+
+
+def test_the_schedule_role_dead_letters_a_failed_tick_into_its_encrypted_queue(
+    keyed: Emulator,
+) -> None:
+    """Scheduler sends to its DLQ as the schedule's role: that role needs the key too."""
+    schedule = keyed.stack.outputs["lateDataScheduleArn"]
+    denied_before = len(keyed.guard.denials)
+    with Faults(keyed) as faults:
+        faults.fail_calls(
+            "stepfunctions",
+            ["StartExecution"],
+            times=None,
+            code="ValidationException",
+            message="injected: refused",
+            status=400,
+        )
+        ticks = keyed.scheduler.tick(schedule)
+        keyed.run_until_idle()
+    assert faults.hits
+    assert [t.status for t in ticks] == ["DEAD_LETTERED"]
+    assert keyed.guard.denials[denied_before:] == []
