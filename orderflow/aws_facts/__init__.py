@@ -531,7 +531,9 @@ KMS_EVENTBRIDGE_KEY_POLICY: Final = Fact(
 KMS_SQS_SENDER_ACTIONS: Final = Fact(
     ("kms:GenerateDataKey", "kms:Decrypt"),
     _docs("AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"),
-    note="A producer to an SSE-KMS queue needs both; a consumer needs kms:Decrypt.",
+    note="A producer to an SSE-KMS queue needs both; a consumer needs kms:Decrypt. An AWS "
+    "service sending as itself (an EventBridge rule's DLQ) needs them in the key policy; an "
+    "IAM policy must name the key's full ARN (checked in the page, 2026-12-05).",
 )
 KMS_SNS_PUBLISHER_ACTIONS: Final = Fact(
     ("kms:GenerateDataKey", "kms:Decrypt"),
