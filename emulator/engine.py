@@ -42,6 +42,7 @@ from emulator.metering import Meter
 from emulator.program import REGION, Stack, Transformation
 from emulator.services import dynamodb_transactions, dynamodb_updates, sqs
 from emulator.services.awslambda import LambdaService
+from emulator.services.dynamodb_limits import DynamoDBLimits
 from emulator.services.eventbridge import EventBridge
 from emulator.services.kafka import KafkaService
 from emulator.services.scheduler import Scheduler
@@ -99,6 +100,7 @@ class Emulator:
         self.seed = seed
         self.clock = VirtualClock()
         self.meter = Meter()
+        self.dynamodb_limits = DynamoDBLimits(self.clock.now)  # AWS's item rules, conflicts
         self.errors: list[dict[str, Any]] = []
         self.guard = IamGuard(on_unmapped=lambda message: self.error("iam", message=message))
         self.guard.watchers.append(self.meter.watch_call)
@@ -147,6 +149,7 @@ class Emulator:
             patches = [*sqs.patches(), *self.guard.patches()]
             patches += dynamodb_updates.patches()  # moto's UpdateItem without its AST cost
             patches += dynamodb_transactions.patches()  # without whole-table copies
+            patches += self.dynamodb_limits.patches()  # after those two: wraps them
             for service in (self.lambdas, self.events, self.states):
                 patches += service.patches()
             for patch in patches:

@@ -11,9 +11,10 @@ is open:
   item it is evaluated on, so sharing them is safe), and
 - an expression made only of top-level `name = :value` assignments is applied directly:
   the condition is still evaluated by moto, the key cannot be assigned, every name and
-  value must be given, and the 400 KB item limit still holds. Anything else (functions,
-  arithmetic, nested paths, REMOVE/ADD/DELETE, a table with a stream, a name assigned
-  twice, a missing placeholder) goes through moto unchanged, errors included.
+  value must be given, and the item rules still hold (`dynamodb_limits` checks the
+  result and undoes a refused update). Anything else (functions, arithmetic, nested
+  paths, REMOVE/ADD/DELETE, a table with a stream, a name assigned twice, a missing
+  placeholder) goes through moto unchanged, errors included.
 """
 
 from __future__ import annotations
@@ -27,15 +28,13 @@ from typing import Any, Final
 from unittest import mock
 
 from moto.dynamodb.comparisons import ConditionExpressionParser, create_condition_expression_parser
-from moto.dynamodb.exceptions import ConditionalCheckFailed, ItemSizeToUpdateTooLarge
+from moto.dynamodb.exceptions import ConditionalCheckFailed
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
 _ASSIGNMENT: Final = re.compile(r"\s*(#?[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(:[A-Za-z0-9_]+)\s*")
 _SET: Final = re.compile(r"\s*SET\s+(.*)", re.IGNORECASE | re.DOTALL)
-MAX_ITEM_BYTES: Final = 405_000  # moto's LimitedSizeDict limit (AWS: 400 KB)
 CACHE_SIZE: Final = 256
 
 
@@ -192,9 +191,8 @@ def _fast_update(
             raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
         raise ConditionalCheckFailed
     assigned = {str(t): DynamoType(values[v]) for t, (_, v) in zip(targets, pairs, strict=True)}
-    after = {**(item.attrs if item is not None else {}), **assigned}
-    if sum(bytesize(name) + value.size() for name, value in after.items()) > MAX_ITEM_BYTES:
-        raise ItemSizeToUpdateTooLarge()
+    # The result's size (and every other item rule) is checked by `dynamodb_limits`, which
+    # wraps this update and undoes it when AWS would refuse it.
     if item is None:
         data = {table.hash_key_attr: key[table.hash_key_attr]}
         if table.range_key_attr:
