@@ -341,6 +341,18 @@ STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS: Final = Fact(
     note="A Distributed Map starts its children as executions of its own state machine.",
 )
 
+STEP_FUNCTIONS_ITEM_READER_UNDOCUMENTED_INPUTS: Final = Fact(
+    frozenset({"utf8_bom", "blank_jsonl_line"}),
+    _docs("step-functions/latest/dg/input-output-itemreader.html"),
+    verified=False,
+    note=(
+        "What an s3:getObject ItemReader does with a JSON or JSON Lines file starting with "
+        "a UTF-8 byte-order mark, or a JSON Lines file holding a blank line, is not on the "
+        "ItemReader page reachable here (a BOM is not JSON whitespace; JSON Lines makes "
+        "every line a value). Both are assumed to fail the read: the validation pipeline "
+        "copies such files, cleaned, before its Map reads them (runtime/validation/exports)."
+    ),
+)
 # --- EventBridge ----------------------------------------------------------------------------
 _PATTERN_OPERATORS = _docs("eventbridge/latest/userguide/eb-create-pattern-operators.html")
 EVENTBRIDGE_MAX_ENTRY_BYTES: Final = Fact(
@@ -372,6 +384,18 @@ FILTER_CASE_FOLDING_OPERATORS: Final = Fact(
     frozenset({"prefix", "suffix"}),
     _PATTERN_OPERATORS,
     note='May take {"equals-ignore-case": "..."} instead of a string, on buses and in pipes.',
+)
+EVENT_BUS_PREFIX_AND_SUFFIX_OF_ONE_FIELD: Final = Fact(
+    "wildcard",
+    _PATTERN_OPERATORS,
+    verified=False,
+    note=(
+        "The operators page shows prefix, suffix and equals-ignore-case each on its own, and "
+        "a wildcard (e.g. dir/*.png) as the way to require a beginning and an end of one "
+        "value; no case-insensitive wildcard is listed. So a key under a prefix AND ending "
+        "in .json in any case cannot be one rule pattern; the validation rule matches the "
+        "prefix and InspectFile checks the suffix ignoring case."
+    ),
 )
 EVENTBRIDGE_SERVICE_PRINCIPAL: Final = Fact(
     "events.amazonaws.com",
