@@ -1,7 +1,7 @@
 """Distributed Map ItemReader: turn an S3 object's text into the Map's items.
 
 `ReaderConfig.InputType`: JSON (an array, or with `ItemsPointer` the array a JSON Pointer
-selects, e.g. `/orders`), JSONL (one JSON value per non-blank line) or CSV (header from
+selects, e.g. `/orders`), JSONL (one JSON value per line, no blank lines) or CSV (header from
 the first row or `CSVHeaders`, each row an object of strings). Anything unreadable is
 States.ItemReaderFailed with a cause naming the problem (the line, for JSONL/CSV), which
 a Catch can route, exactly the failure the validation workflow dead-letters.
@@ -23,6 +23,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from emulator.states.errors import ITEM_READER_FAILED, TaskError
+from orderflow.aws_facts import STEP_FUNCTIONS_ITEM_READER_UNDOCUMENTED_INPUTS
+
+UNDOCUMENTED: Final = STEP_FUNCTIONS_ITEM_READER_UNDOCUMENTED_INPUTS.value
 
 INPUT_TYPES: Final = frozenset({"JSON", "JSONL", "CSV", "PARQUET"})
 CSV_DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
@@ -118,13 +121,25 @@ def resolve_pointer(document: Any, pointer: str, source: str) -> Any:
 
 
 def _jsonl(body: str, source: str, max_items: int | None) -> list[Any]:
+    """One JSON value per line; CRLF ends a line too (a CR is JSON whitespace).
+
+    A blank line is refused, except after the last line's newline: JSON Lines says every
+    line is a JSON value, and whether AWS's reader skips blank lines is not documented
+    (STEP_FUNCTIONS_ITEM_READER_UNDOCUMENTED_INPUTS), so the emulator takes the strict
+    reading (a BOM fails too: it is not JSON whitespace).
+    """
     items: list[Any] = []
-    for number, line in enumerate(body.split("\n"), start=1):
+    lines = body.split("\n")
+    for number, line in enumerate(lines, start=1):
         if max_items is not None and len(items) >= max_items:
             break
-        text = line.strip()
-        if not text:
+        text = line.strip(" \t\r")
+        if not text and number == len(lines):
+            continue  # the file's final newline (or trailing spaces after it)
+        if not text and "blank_jsonl_line" not in UNDOCUMENTED:
             continue
+        if not text:
+            raise fail(f"{source}: line {number} is blank; every JSON Lines line is a value")
         try:
             items.append(json.loads(text))
         except ValueError as exc:

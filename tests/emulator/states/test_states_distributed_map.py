@@ -126,7 +126,7 @@ def test_items_pointer_selects_a_nested_array() -> None:
         ),
         ({"InputType": "JSON"}, '{"orders": []}', "not a JSON array"),
         ({"InputType": "JSON"}, "[1, 2", "not valid JSON"),
-        ({"InputType": "JSONL"}, '{"a": 1}\n\n{"a": 2}\nnot json\n', "line 4"),
+        ({"InputType": "JSONL"}, '{"a": 1}\r\n{"a": 2}\nnot json\n', "line 3"),
         ({"InputType": "CSV"}, "a,b\n1,2\n3\n", "line 3"),
     ],
 )
@@ -141,10 +141,25 @@ def test_unreadable_files_fail_with_item_reader_failed(
     assert "MapRunFailed" in types(result)
 
 
-def test_jsonl_reader_skips_blank_lines() -> None:
-    body = '{"id": 1}\n\n  \n{"id": 2}\r\n"three"\n'
+def test_jsonl_reader_takes_crlf_and_a_final_newline() -> None:
+    body = '{"id": 1}\r\n{"id": 2}\r\n"three"\r\n'
     result = execute(dmap({"InputType": "JSONL"}), body)
     assert result.output == [{"id": 1}, {"id": 2}, "three"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"id": 1}\n\n{"id": 2}\n',
+        '{"id": 1}\n  \r\n{"id": 2}',
+        '{"id": 1}\n\n',
+        '\ufeff{"id": 1}\n',
+    ],
+)
+def test_jsonl_reader_refuses_blank_lines_and_a_byte_order_mark(body: str) -> None:
+    """Not documented either way for AWS's reader: the emulator takes the strict reading."""
+    result = execute(dmap({"InputType": "JSONL"}), body)
+    assert "MapRunFailed" in types(result) or result.error == "States.ItemReaderFailed"
 
 
 def test_bad_jsonl_line_is_caught_as_item_reader_failed() -> None:
