@@ -56,10 +56,11 @@ def retry_worst_case_seconds(
 def _lambda_function(state: Mapping[str, Any]) -> str | None:
     resource = str(state.get("Resource", ""))
     if resource.startswith(_LAMBDA_INVOKE):
-        name = state.get("Parameters", {}).get("FunctionName") or state.get("Arguments", {}).get(
-            "FunctionName"
-        )
-        return str(name) if name is not None else None
+        for field in ("Parameters", "Arguments"):  # JSONPath or JSONata (a template may be text)
+            given = state.get(field)
+            if isinstance(given, Mapping) and isinstance(given.get("FunctionName"), str):
+                return str(given["FunctionName"])
+        return None
     return resource if resource.startswith("arn:aws:lambda:") else None
 
 
@@ -68,7 +69,7 @@ def attempt_seconds(
 ) -> float:
     """How long one attempt of a Task can last: its TimeoutSeconds or its Lambda's timeout."""
     bounds = []
-    if "TimeoutSeconds" in state:
+    if isinstance(state.get("TimeoutSeconds"), int | float):  # not TimeoutSecondsPath
         bounds.append(float(state["TimeoutSeconds"]))
     function = _lambda_function(state)
     if function is not None and function in function_timeouts:
