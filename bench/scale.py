@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from bench.pricing import MILLION, PRICES, Usage, breakdown, cost
+from emulator.metering import express_billed_seconds
+from orderflow.aws_facts import STEP_FUNCTIONS_EXPRESS_MEMORY_CHUNK_MB
 
 LAMBDA_FULL_VCPU_MB: Final = 1769
 
@@ -73,7 +75,10 @@ def scenario(
         # one transition per Express batch child started.
         standard_transitions=float(3 + 4 * (settings.files + 1) + batches),
         express_requests=float(batches),
-        express_gb_seconds=batches * 64 / 1024 * max(0.1, per_batch_seconds),
+        express_gb_seconds=batches
+        * STEP_FUNCTIONS_EXPRESS_MEMORY_CHUNK_MB.value
+        / 1024
+        * express_billed_seconds(per_batch_seconds),
         lambda_requests=float(batches + 1),
         lambda_gb_seconds_arm64=batches * settings.memory_mb / 1024 * per_batch_seconds,
         dynamodb_write_units=settings.records * Assumptions().item_write_units,
@@ -127,8 +132,8 @@ def model(measured: dict[str, Any], settings: FanOutSettings | None = None) -> d
             "table_writes_per_second": list(assumptions.table_writes_per_second),
             "lambda_vcpu_at_memory": round(min(1.0, settings.memory_mb / LAMBDA_FULL_VCPU_MB), 3),
             "client_cpu_ms_per_update (measured)": cpu_ms,
-            "prices": "AWS-FACTS.md (Lambda arm64, Express, Standard, DynamoDB on-demand)",
-            "express_memory_mb": 64,
+            "prices": "orderflow.aws_facts (Lambda arm64, Express, Standard, DynamoDB on-demand)",
+            "express_memory_mb": STEP_FUNCTIONS_EXPRESS_MEMORY_CHUNK_MB.value,
         },
         "measured_worker": measured,
         "cases": cases,

@@ -18,7 +18,13 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_aws as aws
 
-from orderflow.aws_facts import LAMBDA_MSK_IAM_AUTH_ACTIONS
+from orderflow.aws_facts import (
+    LAMBDA_ESM_MAX_RECORD_AGE_SECONDS,
+    LAMBDA_ESM_MAX_RETRY_ATTEMPTS,
+    LAMBDA_MSK_BOOTSTRAP_ACTION,
+    LAMBDA_MSK_DESCRIBE_CLUSTER_ACTION,
+    LAMBDA_MSK_IAM_AUTH_ACTIONS,
+)
 
 from .alarms import metric_alarm
 from .bucket import BucketSpec, build_private_bucket
@@ -124,11 +130,12 @@ class ConsolidationConsumer(pulumi.ComponentResource):
         common = resolve_common(args)
         locations = [_s3_location(uri) for uri in args["consolidated_data_prefixes"]]
         retries = args.get("maximum_retry_attempts", 3)
-        if not 0 <= retries <= 10_000:
-            raise ValueError(f"maximum_retry_attempts must be 0..10,000 (finite), not {retries}")
+        most = LAMBDA_ESM_MAX_RETRY_ATTEMPTS.value.high
+        if not 0 <= retries <= most:
+            raise ValueError(f"maximum_retry_attempts must be 0..{most:,} (finite), not {retries}")
         record_age = args.get("maximum_record_age_seconds", 21_600)
-        if not 60 <= record_age <= 604_800:
-            raise ValueError(f"maximum_record_age_seconds must be 60..604,800, not {record_age}")
+        if record_age not in (ages := LAMBDA_ESM_MAX_RECORD_AGE_SECONDS.value):
+            raise ValueError(f"maximum_record_age_seconds must be {ages}, not {record_age}")
         starting_position = args.get("starting_position", "TRIM_HORIZON")
         if starting_position not in ("TRIM_HORIZON", "LATEST"):
             raise ValueError(
@@ -181,13 +188,13 @@ class ConsolidationConsumer(pulumi.ComponentResource):
                 statements=[
                     Statement(
                         sid="DiscoverCluster",
-                        actions=["kafka:DescribeClusterV2"],
+                        actions=[LAMBDA_MSK_DESCRIBE_CLUSTER_ACTION.value],
                         resources=[cluster_arn],
                     ),
                     Statement(
-                        # GetBootstrapBrokers has no resource-level permissions: "*" only.
+                        # GetBootstrapBrokers takes no resource ARN: "*" only.
                         sid="FindBrokers",
-                        actions=["kafka:GetBootstrapBrokers"],
+                        actions=[LAMBDA_MSK_BOOTSTRAP_ACTION.value],
                         resources=["*"],
                     ),
                     # IAM authentication: exactly what AWS lists for the mapping, per resource.

@@ -16,6 +16,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from orderflow.aws_facts import (
+    STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS,
+    STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY,
+)
+
 from .bucket import BucketSpec, build_private_bucket
 from .dashboard import (
     build_dashboard,
@@ -224,11 +229,13 @@ class ValidationPipeline(pulumi.ComponentResource):
             ],
             self_statements=lambda arn: [
                 Statement(
-                    sid="StartMapRunChildren", actions=["states:StartExecution"], resources=[arn]
+                    sid="StartMapRunChildren",
+                    actions=list(STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS.value["state-machine"]),
+                    resources=[arn],
                 ),
                 Statement(
                     sid="TrackMapRunChildren",
-                    actions=["states:DescribeExecution", "states:StopExecution"],
+                    actions=list(STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS.value["execution"]),
                     resources=map_run_child_arns(arn),
                 ),
             ],
@@ -319,8 +326,9 @@ def _check_args(
         )
     if not 1 <= batch_size <= 10_000:
         raise ValueError(f"batch_size must be between 1 and 10,000, not {batch_size}")
-    if not 1 <= max_concurrency <= 10_000:
-        raise ValueError(f"max_concurrency must be between 1 and 10,000, not {max_concurrency}")
+    most = STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY.value
+    if not 1 <= max_concurrency <= most:
+        raise ValueError(f"max_concurrency must be between 1 and {most:,}, not {max_concurrency}")
 
 
 def _created(table: aws.dynamodb.Table) -> tuple[pulumi.Output[str], pulumi.Output[str]]:

@@ -22,6 +22,8 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, Final
 
+from orderflow import aws_facts
+
 CONSOLIDATION_COMPLETED: Final = "consolidation_completed"
 OUTPUT_FORMATS: Final = ("csv", "parquet", "json")
 
@@ -33,8 +35,8 @@ OUTPUT_PATH_NOT_ALLOWED: Final = "output_path_not_allowed"
 
 MAX_JSON_INT: Final = 2**53 - 1
 MAX_SEQUENCE: Final = 999_999_999
-MAX_JOB_NAME: Final = 255  # Glue's limit for job names
-MAX_S3_KEY_BYTES: Final = 1024
+MAX_JOB_NAME: Final = aws_facts.GLUE_MAX_JOB_NAME_LENGTH.value
+MAX_S3_KEY_BYTES: Final = aws_facts.S3_MAX_KEY_BYTES.value
 _PREVIEW_CHARS: Final = 60
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from orderflow import aws_facts
 from runtime.common import clients
 from runtime.common.dead_letter import DeadLetter, build_dead_letter
 from runtime.common.retry import RetryPolicy
 from runtime.consolidation.schema import ConsolidationAttributes, same_position
 
 MAX_BATCH_ROWS: Final = 500  # the workflow's ItemBatcher.MaxItemsPerBatch default
-MAX_CHARGEBACK_ID_BYTES: Final = 2048  # DynamoDB's partition key limit
+MAX_CHARGEBACK_ID_BYTES: Final = aws_facts.DYNAMODB_MAX_PARTITION_KEY_BYTES.value
 CHARGEBACKS_MISSING: Final = "chargebacks_missing"
 ROW_WITHOUT_CHARGEBACK_ID: Final = "row_without_chargeback_id"
 THROTTLING_CODES: Final = frozenset(

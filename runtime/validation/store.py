@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from orderflow import aws_facts
 from runtime.common import clients
 from runtime.common.retry import RetryPolicy, drain
 
-DYNAMODB_BATCH_LIMIT: Final = 25
+DYNAMODB_BATCH_LIMIT: Final = aws_facts.DYNAMODB_BATCH_WRITE_MAX_ITEMS.value
 # HeadObject has no body, so a missing key arrives as a bare HTTP status code.
 _MISSING_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
 # S3 answers 400 for a malformed version id (e.g. a replay naming a version of an

@@ -216,7 +216,12 @@ def test_functions_have_production_defaults(
 
 def test_function_code_is_packaged_from_existing_runtime_folders(stack: Stack) -> None:
     archive = stack.one(FN, "vp-validate").inputs["code"]
-    assert set(archive.assets) == {"runtime/__init__.py", "runtime/common", "runtime/validation"}
+    assert set(archive.assets) == {
+        "runtime/__init__.py",
+        "runtime/common",
+        "runtime/validation",
+        "orderflow/aws_facts/__init__.py",  # the limits the runtime reads
+    }
     paths = [Path(asset.path) for asset in archive.assets.values()]
     assert all(path.exists() for path in paths), paths
     module, _, function = stack.one(FN, "vp-validate").inputs["handler"].rpartition(".")
