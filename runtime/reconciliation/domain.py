@@ -32,6 +32,8 @@ LEDGER_PREFIX: Final = "LATE#"
 DAY_PREFIX: Final = "DAY#"
 FLAGGED: Final = "flagged"
 RECONCILED: Final = "reconciled"
+UNRECONCILABLE: Final = "unreconcilable"
+"""An entry whose amount the day's total cannot take (DynamoDB's number limits): dead-lettered."""
 PENDING: Final = "PENDING"
 """`pendingState` of entries the sweep must look at (the GSI is sparse on it)."""
 
@@ -47,6 +49,12 @@ DYNAMODB_MAX_ADJUSTED: Final = Decimal(aws_facts.DYNAMODB_NUMBER_MAX_MAGNITUDE.v
 DYNAMODB_MIN_ADJUSTED: Final = Decimal(aws_facts.DYNAMODB_NUMBER_MIN_MAGNITUDE.value).adjusted()
 # Wide enough that normalising an accepted amount never rounds it.
 _EXACT: Final = Context(prec=400)
+# orderflow's own bound on one order's amount: below 10^15 with at most 6 decimal places
+# (21 significant digits). A day's total of such amounts needs at most 21 + log10(orders)
+# digits, far inside DynamoDB's 38 (10^17 orders in one day), so the aggregate's ADD cannot
+# leave DynamoDB's range through any real data; reconcile still handles it if it does.
+MAX_AMOUNT: Final = Decimal("1E+15")
+MAX_AMOUNT_DECIMALS: Final = 6
 
 RejectReason = Literal[
     "missing_order_id",
@@ -177,6 +185,14 @@ def _amount(value: Any) -> Decimal:
     if len(number.as_tuple().digits) > DYNAMODB_MAX_DIGITS:
         raise _Invalid(
             "invalid_amount", f"amount has more than {DYNAMODB_MAX_DIGITS} significant digits"
+        )
+    if number >= MAX_AMOUNT:
+        raise _Invalid(
+            "invalid_amount", f"amount {number:.3E} is not below orderflow's bound {MAX_AMOUNT:E}"
+        )
+    if -number.as_tuple().exponent > MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
+        raise _Invalid(
+            "invalid_amount", f"amount has more than {MAX_AMOUNT_DECIMALS} decimal places"
         )
     return number
 

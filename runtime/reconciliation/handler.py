@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
@@ -34,6 +34,7 @@ from runtime.common.retry import RetryPolicy
 from runtime.reconciliation.domain import (
     FLAGGED,
     RECONCILED,
+    UNRECONCILABLE,
     LedgerEntry,
     Rejection,
     event_identity,
@@ -47,6 +48,7 @@ from runtime.reconciliation.domain import (
 )
 from runtime.reconciliation.events import ReconciledEvents
 from runtime.reconciliation.ledger import (
+    DayTotalUnstorable,
     Lease,
     Ledger,
     LedgerEntryMissing,
@@ -67,7 +69,9 @@ SWEEP_TIME_RESERVE_MS: Final = 15_000
 """The sweep stops taking entries when less than this is left; the next tick goes on."""
 
 Clock = Callable[[], datetime]
-Outcome = Literal["reconciled", "already_reconciled"]
+Outcome = Literal["reconciled", "already_reconciled", "unreconcilable"]
+DAY_TOTAL_OUT_OF_RANGE: Final = "day_total_out_of_range"
+"""Dead-letter reason: the day's total cannot take the entry's amount (DynamoDB's numbers)."""
 
 
 class ConfigurationError(RuntimeError):
@@ -298,8 +302,13 @@ def reconcile_entry(rt: Runtime, entry: LedgerEntry) -> tuple[Outcome, bool, Led
     lease = Lease(os.urandom(16).hex(), iso_ms(now + timedelta(seconds=PUBLISH_LEASE_SECONDS)))
     outcome: Outcome = "already_reconciled"
     holds_lease = False
+    if entry.status == UNRECONCILABLE:
+        return "unreconcilable", False, entry
     if entry.status == FLAGGED:
-        attempt = rt.ledger.reconcile(entry, reconciled_at=iso_ms(now), lease=lease)
+        try:
+            attempt = rt.ledger.reconcile(entry, reconciled_at=iso_ms(now), lease=lease)
+        except DayTotalUnstorable as refused:
+            return _unreconcilable(rt, entry, str(refused))
         if attempt.entry is None:
             raise LedgerEntryMissing(f"ledger entry {entry.key} disappeared")
         entry = attempt.entry
@@ -330,6 +339,32 @@ def reconcile_entry(rt: Runtime, entry: LedgerEntry) -> tuple[Outcome, bool, Led
             extra={"ledgerKey": entry.key, "eventId": event_id},
         )
     return outcome, True, entry
+
+
+def _unreconcilable(rt: Runtime, entry: LedgerEntry, why: str) -> tuple[Outcome, bool, LedgerEntry]:
+    """Dead-letter an entry the day's total cannot take, then close it (no endless retry).
+
+    The letter goes first: if closing the entry fails, the step's retry sends the same
+    letter again (same id) and closes it then.
+    """
+    if rt.dead_letters is None:
+        raise ConfigurationError("environment variable DEAD_LETTER_QUEUE_URL is not set")
+    letter = build_dead_letter(
+        pipeline=rt.settings.pipeline,
+        reason=DAY_TOTAL_OUT_OF_RANGE,
+        message=f"not reconciled: DynamoDB refused the day's new total ({why})",
+        source={"ledgerKey": entry.key, "orderId": entry.order_id, "dayKey": entry.day_key},
+        record=flag_result(entry, "flagged"),
+        full_record_at=f"the ledger entry {entry.key} (status {UNRECONCILABLE})",
+    )
+    rt.dead_letters.send([letter])
+    rt.ledger.mark_unreconcilable(entry.key, at=iso_ms(rt.clock()))
+    _count("LateRecordsUnreconcilable")
+    logger.error(
+        "late record cannot be added to its day's total",
+        extra={"ledgerKey": entry.key, "detailMessage": why, "deadLetterId": letter.id},
+    )
+    return "unreconcilable", False, replace(entry, status=UNRECONCILABLE, pending_state=None)
 
 
 @metrics.log_metrics

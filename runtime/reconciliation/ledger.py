@@ -31,6 +31,7 @@ from runtime.reconciliation.domain import (
     FLAGGED,
     PENDING,
     RECONCILED,
+    UNRECONCILABLE,
     LedgerEntry,
     format_amount,
 )
@@ -39,6 +40,8 @@ Item = dict[str, dict[str, Any]]
 
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 TRANSACTION_CANCELED: Final = "TransactionCanceledException"
+# A transaction item DynamoDB refused to store (the day total out of range, for one).
+VALIDATION_ERROR: Final = "ValidationError"
 # Cancellation reasons worth another attempt: contention and capacity, not data.
 RETRYABLE_CANCELLATIONS: Final = frozenset(
     {
@@ -71,6 +74,14 @@ class LedgerEntryMissing(LedgerError):
 
 class TransactionRetriesExhausted(LedgerError):
     """The reconcile transaction kept conflicting or being throttled; the step must retry."""
+
+
+class DayTotalUnstorable(LedgerError):
+    """DynamoDB refused the day's new total (out of its number range or 38 digits).
+
+    Retrying can never succeed: the entry must leave the ledger's pending work with a
+    reason instead (the handler dead-letters it).
+    """
 
 
 @dataclass(frozen=True)
@@ -287,6 +298,11 @@ class Ledger:
                     if not reasons or any(c in RETRYABLE_CANCELLATIONS for c, _ in reasons):
                         last = exc
                         continue
+                    if len(reasons) > 1 and reasons[1][0] == VALIDATION_ERROR:
+                        raise DayTotalUnstorable(
+                            f"{entry.day_key} cannot take {format_amount(entry.amount)} more: "
+                            f"{_cancellation_message(exc, 1)}"
+                        ) from exc
                     raise
                 if code in RETRYABLE_ERRORS:
                     last = exc
@@ -356,6 +372,35 @@ class Ledger:
             if error_code(exc) != CONDITION_FAILED:
                 raise
 
+    def mark_unreconcilable(self, key: str, *, at: str) -> bool:
+        """Flagged -> unreconcilable, out of the sweep's index; False if no longer flagged."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": key}},
+                UpdateExpression=(
+                    "SET #status = :unreconcilable, #closedAt = :at "
+                    "REMOVE #pendingState, #pendingSince"
+                ),
+                ConditionExpression="#status = :flagged",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#closedAt": "unreconcilableAt",
+                    "#pendingState": "pendingState",
+                    "#pendingSince": "pendingSince",
+                },
+                ExpressionAttributeValues={
+                    ":unreconcilable": {"S": UNRECONCILABLE},
+                    ":flagged": {"S": FLAGGED},
+                    ":at": {"S": at},
+                },
+            )
+        except Exception as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
     def mark_published(self, key: str, *, at: str, event_id: str) -> bool:
         """Close the outbox: the entry leaves the pending index; False if already closed."""
         try:
@@ -411,6 +456,15 @@ class Ledger:
             if not last_key:
                 return
             request["ExclusiveStartKey"] = last_key
+
+
+def _cancellation_message(exc: BaseException, index: int) -> str:
+    """The message DynamoDB gave for one item of a cancelled transaction."""
+    response = getattr(exc, "response", None)
+    reasons = response.get("CancellationReasons") if isinstance(response, dict) else None
+    if isinstance(reasons, list) and index < len(reasons) and isinstance(reasons[index], dict):
+        return str(reasons[index].get("Message", ""))
+    return ""
 
 
 def _cancellation_codes(exc: BaseException) -> list[tuple[str, Item | None]]:

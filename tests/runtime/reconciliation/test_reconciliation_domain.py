@@ -49,7 +49,8 @@ def test_the_seed_event_is_a_late_record() -> None:
         (" 12.30 ", "12.3"),
         ("1E+2", "100"),
         (Decimal("99.990"), "99.99"),
-        ("12345678901234567890.123456789012345678", "12345678901234567890.123456789012345678"),
+        ("999999999999999.999999", "999999999999999.999999"),  # the largest amount accepted
+        ("0.000001", "0.000001"),
     ],
 )
 def test_amounts_are_kept_exactly_as_decimals(amount: Any, expected: str) -> None:
@@ -82,6 +83,12 @@ def test_amounts_are_kept_exactly_as_decimals(amount: Any, expected: str) -> Non
         ("1E+200", "invalid_amount"),
         (1e-200, "invalid_amount"),
         ("1.000000000000000000000000000000000000001", "invalid_amount"),
+        # orderflow's bound (domain.MAX_AMOUNT, MAX_AMOUNT_DECIMALS): DynamoDB could hold
+        # these, but a day's total of them could leave its 38 digits.
+        ("9e125", "invalid_amount"),
+        ("1E+15", "invalid_amount"),
+        ("12345678901234567890.123456789012345678", "invalid_amount"),
+        ("0.0000001", "invalid_amount"),
     ],
 )
 def test_bad_amounts_have_a_reason(amount: Any, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from reconciliation_support import (
+    LEDGER_TABLE,
     REPO,
     SAMPLES,
     SOURCE,
@@ -23,6 +25,7 @@ from reconciliation_support import (
     number,
 )
 
+from emulator.services.dynamodb_limits import DynamoDBLimits
 from runtime.reconciliation import handler
 from runtime.reconciliation.events import PublishError
 from runtime.reconciliation.ledger import LedgerEntryMissing, TransactionRetriesExhausted
@@ -433,19 +436,65 @@ def test_a_failing_transaction_raises_and_the_sweep_repairs_it(
     assert harness.sweep()["pending"] == 0
 
 
-def test_a_validation_error_in_the_transaction_is_not_retried(harness: Harness) -> None:
+def test_a_day_total_dynamodb_refuses_is_dead_lettered_once_never_retried(
+    harness: Harness,
+) -> None:
+    """DynamoDB cancels the transaction with ValidationError on the day item (its ADD left
+    the number range or 38 digits): the entry is dead-lettered with a reason and closed,
+    so neither the step's retry nor the sweep tries it again."""
     harness.dynamodb.fail(
         "transact_write_items",
         client_error(
             "TransactionCanceledException",
             "TransactWriteItems",
-            CancellationReasons=[{"Code": "None"}, {"Code": "ValidationError"}],
+            CancellationReasons=[
+                {"Code": "None"},
+                {"Code": "ValidationError", "Message": "Number overflow."},
+            ],
         ),
     )
     flagged = harness.flag(late_event())
-    with pytest.raises(Exception, match=r"ValidationError|simulated"):
-        harness.reconcile(flagged)
+    result = harness.reconcile(flagged)
+    assert result["outcome"] == "unreconcilable"
+    assert result["published"] is False
     assert harness.dynamodb.calls["transact_write_items"] == 1
+
+    entry = harness.aws.entry("A1080")
+    assert entry["status"] == {"S": "unreconcilable"}
+    assert "pendingState" not in entry
+    (letter,) = harness.aws.dead_letters()
+    assert letter["reason"] == handler.DAY_TOTAL_OUT_OF_RANGE
+    assert "Number overflow" in letter["message"]
+    assert letter["source"]["ledgerKey"] == "LATE#A1080"
+    assert harness.aws.aggregate(SEED_DAY) is None
+
+    assert harness.reconcile(flagged)["outcome"] == "unreconcilable"  # a redelivery
+    harness.clock.advance(THRESHOLD + 1)
+    assert harness.sweep()["pending"] == 0
+    assert harness.dynamodb.calls["transact_write_items"] == 1
+    assert len(harness.aws.dead_letters()) == 1
+
+
+def test_a_day_total_leaving_38_digits_is_refused_by_dynamodbs_rules(harness: Harness) -> None:
+    """With the emulator's DynamoDB rules over moto: a real refusal, not a simulated one."""
+    harness.aws.dynamodb.put_item(
+        TableName=LEDGER_TABLE,
+        Item={
+            "pk": {"S": f"DAY#{SEED_DAY}"},
+            "amount": {"N": "12345678901234567890123456789012345678"},
+        },
+    )
+    with contextlib.ExitStack() as stack:
+        for patch in DynamoDBLimits(clock=lambda: 0.0).patches():
+            stack.enter_context(patch)
+        result = harness.reconcile(harness.flag(late_event()))  # 420.5: 39+ digits in total
+    assert result["outcome"] == "unreconcilable"
+    (letter,) = harness.aws.dead_letters()
+    assert letter["reason"] == handler.DAY_TOTAL_OUT_OF_RANGE
+    aggregate = harness.aws.aggregate(SEED_DAY)
+    assert aggregate is not None
+    assert aggregate["amount"] == {"N": "12345678901234567890123456789012345678"}
+    assert harness.aws.entry("A1080")["status"] == {"S": "unreconcilable"}
 
 
 def test_one_bad_entry_does_not_block_the_sweep(harness: Harness) -> None:
