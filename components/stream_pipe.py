@@ -189,6 +189,13 @@ def build_stream_pipe(
         ),
     ]
     statements += kms_statements(common.kms_key_arn)
+    if common.kms_key_arn is not None:
+        # Pipes uses the pipe's key as this role, DescribeKey included (KMS_PIPES_KEY_POLICY).
+        statements.append(
+            Statement(
+                sid="DescribePipeKey", actions=["kms:DescribeKey"], resources=[common.kms_key_arn]
+            )
+        )
     policy = aws.iam.RolePolicy(
         f"{name}-policy", role=role.id, policy=policy_document(statements), opts=child
     )

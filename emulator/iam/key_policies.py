@@ -118,3 +118,24 @@ def logs_may_use_key(key_reference: str, log_group_arn: str, region: str) -> boo
         key_use_decision(logs, Need(action, key, context), []) is Decision.ALLOW
         for action in ("kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt")
     )
+
+
+def principal_may_use_key(
+    principal: Principal,
+    key_reference: str,
+    actions: tuple[str, ...],
+    context: tuple[tuple[str, str], ...],
+    region: str,
+) -> list[str]:
+    """The `actions` the principal may not perform with the key (key policy, then IAM)."""
+    key = customer_key_arn(key_reference, region)
+    if key is None:
+        return []
+    from emulator.iam.guard import identity_policies  # noqa: PLC0415  (guard imports this module)
+
+    policies = identity_policies(principal)
+    return [
+        action
+        for action in actions
+        if key_use_decision(principal, Need(action, key, context), policies) is not Decision.ALLOW
+    ]

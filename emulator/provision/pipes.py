@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from emulator.iam.key_policies import principal_may_use_key
+from emulator.iam.policies import Principal
+from emulator.program import ACCOUNT, REGION
 from emulator.provision.registry import Provisioned, Request, pascal, provisioner, tags
 from emulator.services.pipe_filters import FilterSet
 from emulator.services.pipes import PipeConfig, PipesService
 from orderflow.aws_facts import (
+    KMS_PIPES_KEY_POLICY,
     PIPES_STREAM_BATCH_SIZE,
     PIPES_STREAM_BATCHING_WINDOW_SECONDS,
     PIPES_STREAM_MAX_RECORD_AGE_SECONDS,
@@ -44,6 +48,22 @@ class InvalidPipeError(ValueError):
 
 class UnsupportedPipeError(RuntimeError):
     """A pipe AWS accepts but the emulator cannot run."""
+
+
+def _check_pipe_key(name: str, role_arn: str, key: str) -> None:
+    """Pipes uses a customer managed key as the pipe's execution role: the key policy (or
+    IAM, when the key policy delegates to the account) must let that role use it."""
+    facts = KMS_PIPES_KEY_POLICY.value
+    pipe_arn = f"arn:aws:pipes:{REGION}:{ACCOUNT}:pipe/{name}"
+    context = ((str(facts["context_key"]).lower(), pipe_arn),)
+    missing = principal_may_use_key(
+        Principal.role(role_arn), key, tuple(facts["actions"]), context, REGION
+    )
+    if missing:
+        raise PermissionError(
+            f"pipe {name}: its role {role_arn} may not use the KMS key {key} "
+            f"({', '.join(missing)}): Pipes uses the key as the pipe's execution role"
+        )
 
 
 def _stream_parameters(name: str, source: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +132,8 @@ def pipe(emulator: Emulator, request: Request) -> Provisioned:
     for key in ("description", "logConfiguration", "kmsKeyIdentifier"):
         if request.get(key):
             params[key[:1].upper() + key[1:]] = pascal(request.get(key))
+    if request.get("kmsKeyIdentifier"):
+        _check_pipe_key(name, str(request.get("roleArn")), str(request.get("kmsKeyIdentifier")))
     arn = emulator.client("pipes").create_pipe(**params)["Arn"]
     dead_letter = (stream.get("deadLetterConfig") or {}).get("arn")
     config = PipeConfig(

@@ -120,6 +120,19 @@ def test_every_role_touching_encrypted_data_may_use_the_key(keyed_stack: Stack) 
     assert len(checked) >= 10
 
 
+def test_each_pipe_role_may_describe_the_key_pipes_uses_as_that_role(keyed_stack: Stack) -> None:
+    key = key_arn(keyed_stack)
+    pipe_roles = {
+        role: statements
+        for role, statements in role_grants(keyed_stack).items()
+        if role.endswith("-pipe-role")
+    }
+    assert len(pipe_roles) == 2
+    for role, statements in pipe_roles.items():
+        granted = {a for s in statements if key in s["Resource"] for a in s["Action"]}
+        assert {"kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"} <= granted, role
+
+
 def test_without_a_key_nothing_is_exported_and_no_role_names_kms(
     pulumi_harness: PulumiHarness,
 ) -> None:
