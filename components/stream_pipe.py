@@ -20,14 +20,13 @@ import pulumi_aws as aws
 from orderflow.aws_facts import (
     CLOUDWATCH_LOGS_VENDED_PREFIX,
     DYNAMODB_STREAM_RETENTION_SECONDS,
-    PIPES_ACCEPT_CIDR,
     PIPES_ANYTHING_BUT_FORMS,
     PIPES_DYNAMODB_SOURCE_ACTIONS,
-    PIPES_FILTER_OPERATORS,
     PIPES_STREAM_BATCH_SIZE,
     PIPES_STREAM_BATCHING_WINDOW_SECONDS,
     PIPES_STREAM_MAX_RETRY_ATTEMPTS,
     PIPES_STREAM_PARALLELIZATION_FACTOR,
+    pipes_filter_operators,
 )
 
 from .alarms import metric_alarm
@@ -41,9 +40,7 @@ STREAM_RETENTION_SECONDS = DYNAMODB_STREAM_RETENTION_SECONDS.value
 # Filter operators EventBridge Pipes accepts. Event-bus rules accept more (`wildcard`, and
 # `anything-but` with wildcard/prefix/suffix/equals-ignore-case); Pipes refuses those or,
 # like the seed's `{"anything-but": "*test.com*"}`, reads them as a literal.
-PIPES_OPERATORS = PIPES_FILTER_OPERATORS.value | (
-    frozenset({"cidr"}) if PIPES_ACCEPT_CIDR.value else frozenset()
-)
+PIPES_OPERATORS = pipes_filter_operators()
 
 
 @dataclass(frozen=True)

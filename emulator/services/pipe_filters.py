@@ -19,17 +19,14 @@ from moto.events.models import EventPattern
 from orderflow.aws_facts import (
     EVENT_BUS_FILTER_OPERATORS,
     FILTER_CASE_FOLDING_OPERATORS,
-    PIPES_ACCEPT_CIDR,
     PIPES_ANYTHING_BUT_FORMS,
-    PIPES_FILTER_OPERATORS,
     PIPES_MAX_FILTERS,
+    pipes_filter_operators,
 )
 
 MAX_FILTERS = PIPES_MAX_FILTERS.value
 # `cidr` is not confirmed for pipes: refused unless the table says pipes accept it.
-PIPES_OPERATORS = PIPES_FILTER_OPERATORS.value | (
-    frozenset({"cidr"}) if PIPES_ACCEPT_CIDR.value else frozenset()
-)
+PIPES_OPERATORS = pipes_filter_operators()
 _EVENT_BUS_ONLY = EVENT_BUS_FILTER_OPERATORS.value - PIPES_OPERATORS
 _CASE_FOLDING = FILTER_CASE_FOLDING_OPERATORS.value  # may take {"equals-ignore-case": "..."}
 

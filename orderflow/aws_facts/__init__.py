@@ -471,6 +471,14 @@ PIPES_ACCEPT_CIDR: Final = Fact(
     note="The operators table has no IP-address row; `cidr` is treated as refused in pipes "
     "(the stricter reading). orderflow's filters use no `cidr`, so either answer works.",
 )
+
+
+def pipes_filter_operators() -> frozenset[str]:
+    """The operators a pipe's filter may use: the confirmed ones, `cidr` if pipes take it."""
+    cidr = frozenset({"cidr"}) if PIPES_ACCEPT_CIDR.value else frozenset()
+    return PIPES_FILTER_OPERATORS.value | cidr
+
+
 PIPES_DYNAMODB_SOURCE_ACTIONS: Final = Fact(
     {
         "stream": ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"),

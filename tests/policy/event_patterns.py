@@ -17,9 +17,8 @@ from orderflow.aws_facts import (
     EVENT_BUS_ANYTHING_BUT_FORMS,
     EVENT_BUS_FILTER_OPERATORS,
     FILTER_CASE_FOLDING_OPERATORS,
-    PIPES_ACCEPT_CIDR,
     PIPES_ANYTHING_BUT_FORMS,
-    PIPES_FILTER_OPERATORS,
+    pipes_filter_operators,
 )
 
 COMPARISONS = frozenset({"<", "<=", "=", ">", ">="})
@@ -46,8 +45,7 @@ RULE = Dialect(
 )
 PIPE = Dialect(
     name="pipe filter",
-    operators=PIPES_FILTER_OPERATORS.value
-    | (frozenset({"cidr"}) if PIPES_ACCEPT_CIDR.value else frozenset()),
+    operators=pipes_filter_operators(),
     anything_but_forms=PIPES_ANYTHING_BUT_FORMS.value,
     ignore_case_affixes=bool(FILTER_CASE_FOLDING_OPERATORS.value),
 )
