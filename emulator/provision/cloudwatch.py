@@ -7,10 +7,11 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from emulator.iam.key_policies import logs_may_use_key
+from emulator.iam.key_policies import logs_may_use_key, principal_may_use_key
+from emulator.iam.policies import Principal
 from emulator.program import ACCOUNT, REGION
 from emulator.provision.registry import Provisioned, Request, pascal, provisioner, tags
-from orderflow.aws_facts import EVENT_BUS_FILTER_OPERATORS
+from orderflow.aws_facts import EVENT_BUS_FILTER_OPERATORS, KMS_EVENTBRIDGE_KEY_POLICY
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
@@ -114,6 +115,21 @@ def metric_alarm(emulator: Emulator, request: Request) -> Provisioned:
 @provisioner("aws:cloudwatch/eventBus:EventBus")
 def event_bus(emulator: Emulator, request: Request) -> Provisioned:
     name = request.physical()
+    key = request.get("kmsKeyIdentifier")
+    if key:
+        # EventBridge uses a bus's customer managed key as itself: the key policy must allow
+        # it (KMS_EVENTBRIDGE_KEY_POLICY). Checked when the bus is created (AWS may refuse
+        # only the first event it cannot encrypt: failing here is the stricter choice).
+        arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+        facts = KMS_EVENTBRIDGE_KEY_POLICY.value
+        events = Principal.for_service(str(facts["principal"]), arn)
+        context = ((str(facts["context_key"]).lower(), arn),)
+        missing = principal_may_use_key(events, str(key), tuple(facts["actions"]), context, REGION)
+        if missing:
+            raise KeyNotUsableError(
+                f"event bus {name}: the key policy of {key} does not allow "
+                f"{facts['principal']} {', '.join(missing)}"
+            )
     arn = emulator.client("events").create_event_bus(Name=name)["EventBusArn"]
     return name, {"name": name, "arn": arn}
 

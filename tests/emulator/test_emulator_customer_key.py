@@ -111,6 +111,16 @@ def test_a_key_policy_without_cloudwatch_logs_refuses_the_log_group(keyed: Emula
     assert "locked-out" not in names
 
 
+def test_a_key_policy_without_eventbridge_refuses_the_encrypted_bus(keyed: Emulator) -> None:
+    key = _key(keyed, ROOT_DELEGATION)
+    with pytest.raises(PermissionError, match=r"events\.amazonaws\.com"):
+        keyed.deploy_program(
+            lambda: aws.cloudwatch.EventBus("locked-bus", name="locked-bus", kms_key_identifier=key)
+        )
+    buses = [b["Name"] for b in keyed.client("events").list_event_buses()["EventBuses"]]
+    assert "locked-bus" not in buses
+
+
 def _queue_with_key(emulator: Emulator, name: str, key: str) -> tuple[str, str]:
     sqs = emulator.client("sqs")
     url = sqs.create_queue(QueueName=name, Attributes={"KmsMasterKeyId": key})["QueueUrl"]
