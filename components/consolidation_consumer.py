@@ -28,7 +28,11 @@ from orderflow.aws_facts import (
 
 from .alarms import metric_alarm
 from .bucket import BucketSpec, build_private_bucket
-from .consolidation_workflow import consolidation_definition
+from .consolidation_workflow import (
+    DEFAULT_UPDATE_RETRY_ATTEMPTS,
+    DEFAULT_UPDATE_TIMEOUT_SECONDS,
+    consolidation_definition,
+)
 from .dashboard import (
     Panel,
     build_dashboard,
@@ -38,6 +42,7 @@ from .dashboard import (
     workflow_panel,
 )
 from .dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
+from .express_budget import check_express_budget, check_task_settings, placeholder_arn
 from .iam import Statement, kms_statements
 from .lambda_function import FunctionSpec, PythonFunction, build_python_function, invoke_statement
 from .settings import Common, CommonArgs, reject_conflicts, resolve_common
@@ -82,6 +87,13 @@ class ConsolidationConsumerArgs(CommonArgs, total=False):
     """Updater invocations at once per file (default 20): bounds DynamoDB write bursts."""
     file_concurrency: int
     """Consolidated files processed at once (default 4)."""
+    update_timeout_seconds: int
+    """Timeout of the updater function (default 40). Each batch of rows runs in an Express
+    child, which ends after 5 minutes retries included: a timeout and retry count whose
+    worst case (timeout x attempts + backoff) cannot fit is refused."""
+    update_retry_attempts: int
+    """Retries of a batch whose update failed or timed out (default 2), besides up to 3
+    retries of transient Lambda service errors."""
     metrics_namespace: str
     """Namespace of the seed's metrics (default `POC-Chargeback/ConsolidationUpdater`)."""
     deletion_protection: bool
@@ -142,6 +154,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
                 f"starting_position must be TRIM_HORIZON or LATEST, not {starting_position!r}"
             )
         reject_conflicts(args, [("table_name", "deletion_protection")])
+        _fanout_settings(name, args)  # refused here, before anything is registered
         super().__init__("orderflow:index:ConsolidationConsumer", name, None, opts)
 
         topic = args.get("topic", DEFAULT_TOPIC)
@@ -353,6 +366,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
             sid="SendDeadLetters", actions=["sqs:SendMessage"], resources=[dlq.arn]
         )
         namespace = args.get("metrics_namespace", DEFAULT_METRICS_NAMESPACE)
+        settings = _fanout_settings(name, args)
         updater = build_python_function(
             f"{name}-updater",
             FunctionSpec(
@@ -376,7 +390,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
                     "PIPELINE_NAME": name,
                 },
                 memory_mb=512,
-                timeout_seconds=300,
+                timeout_seconds=settings["timeout_seconds"],
             ),
             common,
             self,
@@ -400,12 +414,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
         ]
         definition = updater.arn.apply(
             lambda arn: json.dumps(
-                consolidation_definition(
-                    updater_arn=arn,
-                    batch_size=args.get("update_batch_size", 500),
-                    row_concurrency=args.get("update_concurrency", 20),
-                    file_concurrency=args.get("file_concurrency", 4),
-                ),
+                consolidation_definition(updater_arn=arn, **settings),
                 indent=2,
             )
         )
@@ -429,6 +438,31 @@ class ConsolidationConsumer(pulumi.ComponentResource):
         )
 
         return updater, fanout
+
+
+def _fanout_settings(name: str, args: ConsolidationConsumerArgs) -> dict[str, int]:
+    """The fan-out's settings, refused when a batch's worst case cannot fit Express."""
+    settings = {
+        "batch_size": args.get("update_batch_size", 500),
+        "row_concurrency": args.get("update_concurrency", 20),
+        "file_concurrency": args.get("file_concurrency", 4),
+        "max_attempts": args.get("update_retry_attempts", DEFAULT_UPDATE_RETRY_ATTEMPTS),
+        "timeout_seconds": args.get("update_timeout_seconds", DEFAULT_UPDATE_TIMEOUT_SECONDS),
+    }
+    check_task_settings(
+        "update_timeout_seconds",
+        settings["timeout_seconds"],
+        "update_retry_attempts",
+        settings["max_attempts"],
+    )
+    updater = placeholder_arn("updater")
+    check_express_budget(
+        f"ConsolidationConsumer {name!r}",
+        consolidation_definition(updater_arn=updater, **settings),
+        "STANDARD",
+        {updater: settings["timeout_seconds"]},
+    )
+    return settings
 
 
 def _s3_location(uri: str) -> tuple[str, str]:

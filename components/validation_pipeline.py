@@ -30,6 +30,12 @@ from .dashboard import (
     workflow_panel,
 )
 from .dead_letter_queue import build_dead_letter_queue
+from .express_budget import (
+    PLACEHOLDER_QUEUE_URL,
+    check_express_budget,
+    check_task_settings,
+    placeholder_arn,
+)
 from .iam import (
     Statement,
     kms_statements,
@@ -38,7 +44,11 @@ from .lambda_function import FunctionSpec, build_python_function, invoke_stateme
 from .settings import CommonArgs, reject_conflicts, resolve_common
 from .state_machine import build_state_machine, map_run_child_arns
 from .table import TableSpec, build_table
-from .validation_workflow import validation_definition
+from .validation_workflow import (
+    DEFAULT_BATCH_RETRY_ATTEMPTS,
+    DEFAULT_BATCH_TIMEOUT_SECONDS,
+    validation_definition,
+)
 from .workflow_trigger import build_rule_trigger
 
 DEFAULT_KEY_PREFIX = "incoming/"
@@ -46,6 +56,7 @@ DEFAULT_KEY_SUFFIXES = (".json", ".jsonl")
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_CONCURRENCY = 10
 NONCURRENT_VERSION_DAYS = 30
+INSPECT_TIMEOUT_SECONDS = 30
 
 
 class ValidationPipelineArgs(CommonArgs, total=False):
@@ -64,6 +75,13 @@ class ValidationPipelineArgs(CommonArgs, total=False):
     """Records per validation Lambda invocation (default 1000, at most 10,000)."""
     max_concurrency: int
     """Batches validated at once per file (default 10); bounds DynamoDB write bursts."""
+    batch_timeout_seconds: int
+    """Timeout of the validation function (default 40). Each batch runs in an Express
+    child, which ends after 5 minutes retries included: a timeout and retry count whose
+    worst case (timeout x attempts + backoff) cannot fit is refused."""
+    batch_retry_attempts: int
+    """Retries of a batch whose validation failed or timed out (default 3, then the file
+    is dead-lettered), besides up to 2 retries of transient Lambda service errors."""
     deletion_protection: bool
     """Deletion protection of the created table (default true)."""
     force_destroy_bucket: bool
@@ -104,6 +122,7 @@ class ValidationPipeline(pulumi.ComponentResource):
         batch_size = args.get("batch_size", DEFAULT_BATCH_SIZE)
         max_concurrency = args.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
         _check_args(key_prefix, suffixes, batch_size, max_concurrency)
+        workflow_settings = _workflow_settings(name, args, batch_size, max_concurrency)
         reject_conflicts(
             args, [("bucket_name", "force_destroy_bucket"), ("table_name", "deletion_protection")]
         )
@@ -173,7 +192,7 @@ class ValidationPipeline(pulumi.ComponentResource):
                 ],
                 environment={"DEAD_LETTER_QUEUE_URL": records_dlq.url, "PIPELINE_NAME": name},
                 memory_mb=256,
-                timeout_seconds=30,
+                timeout_seconds=INSPECT_TIMEOUT_SECONDS,
             ),
             common,
             self,
@@ -199,7 +218,7 @@ class ValidationPipeline(pulumi.ComponentResource):
                     "PIPELINE_NAME": name,
                 },
                 memory_mb=512,
-                timeout_seconds=120,
+                timeout_seconds=workflow_settings["batch_timeout_seconds"],
             ),
             common,
             self,
@@ -211,8 +230,7 @@ class ValidationPipeline(pulumi.ComponentResource):
                     inspect_arn=v[0],
                     validate_arn=v[1],
                     dead_letter_queue_url=v[2],
-                    batch_size=batch_size,
-                    max_concurrency=max_concurrency,
+                    **workflow_settings,
                 ),
                 indent=2,
             )
@@ -329,6 +347,37 @@ def _check_args(
     most = STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY.value
     if not 1 <= max_concurrency <= most:
         raise ValueError(f"max_concurrency must be between 1 and {most:,}, not {max_concurrency}")
+
+
+def _workflow_settings(
+    name: str, args: ValidationPipelineArgs, batch_size: int, max_concurrency: int
+) -> dict[str, Any]:
+    """The workflow's settings, refused when a batch's worst case cannot fit Express."""
+    settings: dict[str, Any] = {
+        "batch_size": batch_size,
+        "max_concurrency": max_concurrency,
+        "batch_timeout_seconds": args.get("batch_timeout_seconds", DEFAULT_BATCH_TIMEOUT_SECONDS),
+        "batch_retry_attempts": args.get("batch_retry_attempts", DEFAULT_BATCH_RETRY_ATTEMPTS),
+    }
+    check_task_settings(
+        "batch_timeout_seconds",
+        settings["batch_timeout_seconds"],
+        "batch_retry_attempts",
+        settings["batch_retry_attempts"],
+    )
+    inspect, validate = placeholder_arn("inspect"), placeholder_arn("validate")
+    check_express_budget(
+        f"ValidationPipeline {name!r}",
+        validation_definition(
+            inspect_arn=inspect,
+            validate_arn=validate,
+            dead_letter_queue_url=PLACEHOLDER_QUEUE_URL,
+            **settings,
+        ),
+        "STANDARD",
+        {inspect: INSPECT_TIMEOUT_SECONDS, validate: settings["batch_timeout_seconds"]},
+    )
+    return settings
 
 
 def _created(table: aws.dynamodb.Table) -> tuple[pulumi.Output[str], pulumi.Output[str]]:

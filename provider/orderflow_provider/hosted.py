@@ -39,7 +39,7 @@ class ValidationPipelineArgs(TypedDict, total=False):
     """Lambda architecture, `arm64` (default, cheaper per GB-second) or `x86_64`."""
 
     kms_key_arn: pulumi.Input[str]
-    """Customer managed KMS key for queues, tables, buckets and logs (default: AWS managed)."""
+    """Customer managed KMS key ARN for logs, queues, topics, tables, buckets, the bus, pipes and the schedule (default: AWS managed). Its key policy must hold `components.key_policy.orderflow_key_policy_statements` (CloudWatch Logs, EventBridge, and IAM delegation for the roles, which get the key's data-key actions)."""
 
     log_level: str
     """Application log level of the component's functions (default INFO)."""
@@ -61,6 +61,12 @@ class ValidationPipelineArgs(TypedDict, total=False):
 
     max_concurrency: int
     """Batches validated at once per file (default 10); bounds DynamoDB write bursts."""
+
+    batch_timeout_seconds: int
+    """Timeout of the validation function (default 40). Each batch runs in an Express child, which ends after 5 minutes retries included: a timeout and retry count whose worst case (timeout x attempts + backoff) cannot fit is refused."""
+
+    batch_retry_attempts: int
+    """Retries of a batch whose validation failed or timed out (default 3, then the file is dead-lettered), besides up to 2 retries of transient Lambda service errors."""
 
     deletion_protection: bool
     """Deletion protection of the created table (default true)."""
@@ -104,7 +110,16 @@ class ValidationPipeline(components.ValidationPipeline):
     ) -> None:
         super().__init__(
             name,
-            _from_wire(args, integers=("log_retention_days", "batch_size", "max_concurrency")),
+            _from_wire(
+                args,
+                integers=(
+                    "log_retention_days",
+                    "batch_size",
+                    "max_concurrency",
+                    "batch_timeout_seconds",
+                    "batch_retry_attempts",
+                ),
+            ),
             opts,
         )
 
@@ -125,7 +140,7 @@ class PremiumOrderPipeArgs(TypedDict, total=False):
     """Lambda architecture, `arm64` (default, cheaper per GB-second) or `x86_64`."""
 
     kms_key_arn: pulumi.Input[str]
-    """Customer managed KMS key for queues, tables, buckets and logs (default: AWS managed)."""
+    """Customer managed KMS key ARN for logs, queues, topics, tables, buckets, the bus, pipes and the schedule (default: AWS managed). Its key policy must hold `components.key_policy.orderflow_key_policy_statements` (CloudWatch Logs, EventBridge, and IAM delegation for the roles, which get the key's data-key actions)."""
 
     log_level: str
     """Application log level of the component's functions (default INFO)."""
@@ -250,7 +265,7 @@ class ConsolidationConsumerArgs(TypedDict, total=False):
     """Lambda architecture, `arm64` (default, cheaper per GB-second) or `x86_64`."""
 
     kms_key_arn: pulumi.Input[str]
-    """Customer managed KMS key for queues, tables, buckets and logs (default: AWS managed)."""
+    """Customer managed KMS key ARN for logs, queues, topics, tables, buckets, the bus, pipes and the schedule (default: AWS managed). Its key policy must hold `components.key_policy.orderflow_key_policy_statements` (CloudWatch Logs, EventBridge, and IAM delegation for the roles, which get the key's data-key actions)."""
 
     log_level: str
     """Application log level of the component's functions (default INFO)."""
@@ -296,6 +311,12 @@ class ConsolidationConsumerArgs(TypedDict, total=False):
 
     file_concurrency: int
     """Consolidated files processed at once (default 4)."""
+
+    update_timeout_seconds: int
+    """Timeout of the updater function (default 40). Each batch of rows runs in an Express child, which ends after 5 minutes retries included: a timeout and retry count whose worst case (timeout x attempts + backoff) cannot fit is refused."""
+
+    update_retry_attempts: int
+    """Retries of a batch whose update failed or timed out (default 2), besides up to 3 retries of transient Lambda service errors."""
 
     metrics_namespace: str
     """Namespace of the seed's metrics (default `POC-Chargeback/ConsolidationUpdater`)."""
@@ -349,6 +370,8 @@ class ConsolidationConsumer(components.ConsolidationConsumer):
                     "update_batch_size",
                     "update_concurrency",
                     "file_concurrency",
+                    "update_timeout_seconds",
+                    "update_retry_attempts",
                 ),
             ),
             opts,
@@ -371,7 +394,7 @@ class LateDataReconcilerArgs(TypedDict, total=False):
     """Lambda architecture, `arm64` (default, cheaper per GB-second) or `x86_64`."""
 
     kms_key_arn: pulumi.Input[str]
-    """Customer managed KMS key for queues, tables, buckets and logs (default: AWS managed)."""
+    """Customer managed KMS key ARN for logs, queues, topics, tables, buckets, the bus, pipes and the schedule (default: AWS managed). Its key policy must hold `components.key_policy.orderflow_key_policy_statements` (CloudWatch Logs, EventBridge, and IAM delegation for the roles, which get the key's data-key actions)."""
 
     log_level: str
     """Application log level of the component's functions (default INFO)."""
@@ -402,6 +425,12 @@ class LateDataReconcilerArgs(TypedDict, total=False):
 
     workflow_type: WorkflowType
     """EXPRESS (default, cheapest; every step is idempotent) or STANDARD."""
+
+    sweep_timeout_seconds: int
+    """Timeout of the sweep function (default 60; it stops early and the next tick goes on). In an EXPRESS workflow every path must end within 5 minutes, retries included: a timeout and retry count whose worst case cannot fit is refused."""
+
+    retry_attempts: int
+    """Retries of a failed flag or reconcile step (default 2) before it is dead-lettered."""
 
     deletion_protection: bool
     """Deletion protection of the ledger table (default true)."""
@@ -454,6 +483,8 @@ class LateDataReconciler(components.LateDataReconciler):
                     "log_retention_days",
                     "flexible_window_minutes",
                     "sweep_threshold_seconds",
+                    "sweep_timeout_seconds",
+                    "retry_attempts",
                 ),
             ),
             opts,

@@ -180,7 +180,7 @@ def test_only_the_rule_may_send_to_the_delivery_queue(stack: Stack) -> None:
     ("function", "handler", "memory", "timeout"),
     [
         ("vp-inspect", "runtime.validation.handler.inspect_file", 256, 30),
-        ("vp-validate", "runtime.validation.handler.validate_batch", 512, 120),
+        ("vp-validate", "runtime.validation.handler.validate_batch", 512, 40),
     ],
 )
 def test_functions_have_production_defaults(
