@@ -144,12 +144,11 @@ SQS_MAX_RETENTION_SECONDS: Final = Fact(
     note="MessageRetentionPeriod: 60 seconds to 14 days.",
 )
 SQS_MAX_BATCH_BYTES: Final = Fact(
-    256 * KIB,
+    1 * MIB,
     _SQS_SEND_BATCH,
-    verified=False,
-    note="The sum of every message of one SendMessageBatch request: 256 KiB before SQS "
-    "raised messages to 1 MiB, possibly 1 MiB now (a third-party page says so; the API page "
-    "could not be read here). 256 KiB is the smaller, so batches cut by it fit either way.",
+    note="The sum of every message of one SendMessageBatch request ('both 1 MiB 1,048,576 "
+    "bytes', AWS's SQS API model as botocore ships it); each message still within its queue's "
+    "MaximumMessageSize. It was 256 KiB, as this table said before.",
 )
 
 # --- Lambda -------------------------------------------------------------------------------

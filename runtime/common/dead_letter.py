@@ -27,9 +27,9 @@ from orderflow import aws_facts
 from runtime.common import clients
 from runtime.common.retry import RetryPolicy, drain
 
-# SQS caps one message (body plus attribute names, types and values), and a
-# SendMessageBatch request at the same total (the facts table, packaged with this code).
-# Queues may allow more today; this is the floor every queue accepts.
+# SQS caps one message (body plus attribute names, types and values) at its queue's
+# MaximumMessageSize, 256 KiB unless raised (orderflow's queues keep it), and the messages of
+# one SendMessageBatch request at 1 MiB in total (the facts table, packaged with this code).
 SQS_MAX_MESSAGE_BYTES = aws_facts.SQS_MAX_MESSAGE_BYTES.value
 SQS_MAX_BATCH_BYTES = aws_facts.SQS_MAX_BATCH_BYTES.value
 SQS_MAX_BATCH_ENTRIES = aws_facts.SQS_MAX_BATCH_ENTRIES.value

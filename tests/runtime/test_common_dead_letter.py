@@ -119,9 +119,11 @@ def test_record_just_under_the_limit_stays_verbatim() -> None:
 def test_chunks_respect_entry_count_and_byte_limits() -> None:
     small = [letter(i, recordIndex=i) for i in range(25)]
     assert [len(chunk) for chunk in chunk_for_sqs(small)] == [10, 10, 5]
-    big = [letter({"blob": "x" * 100_000}, recordIndex=i) for i in range(5)]
+    # Each a little over a fifth of a batch's bytes (and within one message): four per batch.
+    big = [letter({"blob": "x" * (SQS_MAX_BATCH_BYTES // 5)}, recordIndex=i) for i in range(10)]
+    assert all(SQS_MAX_BATCH_BYTES / 5 < item.size <= SQS_MAX_MESSAGE_BYTES for item in big)
     chunks = chunk_for_sqs(big)
-    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    assert [len(chunk) for chunk in chunks] == [4, 4, 2]
     assert all(sum(item.size for item in chunk) <= SQS_MAX_BATCH_BYTES for chunk in chunks)
     assert [item for chunk in chunks for item in chunk] == big
     assert chunk_for_sqs([]) == []
