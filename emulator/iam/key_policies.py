@@ -30,7 +30,9 @@ from emulator.iam.policies import Decision, Principal, decide, resource_policy_r
 from emulator.program import ACCOUNT
 from orderflow.aws_facts import (
     KMS_LOGS_KEY_POLICY,
+    KMS_SNS_CONTEXT_KEY,
     KMS_SNS_PUBLISHER_ACTIONS,
+    KMS_SQS_CONTEXT_KEY,
     KMS_SQS_SENDER_ACTIONS,
 )
 
@@ -63,11 +65,11 @@ def encrypted_target_needs(resource_arn: str, region: str) -> list[Need]:
         name = resource_arn.split(":")[5]
         queue = sqs_backends[ACCOUNT][region].queues.get(name)
         reference = getattr(queue, "kms_master_key_id", None)
-        actions, context_key = KMS_SQS_SENDER_ACTIONS.value, "kms:encryptioncontext:aws:sqs:arn"
+        actions, context_key = KMS_SQS_SENDER_ACTIONS.value, KMS_SQS_CONTEXT_KEY.value.lower()
     elif service == "sns":
         topic = sns_backends[ACCOUNT][region].topics.get(resource_arn)
         reference = getattr(topic, "kms_master_key_id", None)
-        actions, context_key = KMS_SNS_PUBLISHER_ACTIONS.value, "kms:encryptioncontext:aws:sns:arn"
+        actions, context_key = KMS_SNS_PUBLISHER_ACTIONS.value, KMS_SNS_CONTEXT_KEY.value.lower()
     else:
         return []
     key = customer_key_arn(reference, region)

@@ -569,7 +569,23 @@ KMS_SQS_SENDER_ACTIONS: Final = Fact(
 KMS_SNS_PUBLISHER_ACTIONS: Final = Fact(
     ("kms:GenerateDataKey", "kms:Decrypt"),
     _docs("sns/latest/dg/sns-key-management.html"),
-    note="A publisher (a role, or a service principal through the key policy) needs both.",
+    note="A publisher (a role, or a service principal through the key policy) needs both. "
+    "Read here in AWS's pages for services publishing to encrypted topics (GameLift "
+    "'Set up an SNS topic with server-side encryption', End User Messaging SMS access "
+    "policies); the SNS page itself was not reachable.",
+)
+KMS_SNS_CONTEXT_KEY: Final = Fact(
+    "kms:EncryptionContext:aws:sns:topicArn",
+    _docs("gamelift/latest/flexmatchguide/queue-notification-sns-sse.html"),
+    note="The encryption context SNS passes to KMS for an encrypted topic.",
+)
+KMS_SQS_CONTEXT_KEY: Final = Fact(
+    "kms:EncryptionContext:aws:sqs:arn",
+    _docs("AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"),
+    verified=False,
+    note="The encryption context SQS passes to KMS (the queue's ARN), as recalled; the "
+    "excerpt read here stops before it. The emulator sets it; orderflow's statements never "
+    "test it, so either way nothing depends on it.",
 )
 KMS_PIPES_KEY_POLICY: Final = Fact(
     {
