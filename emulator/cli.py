@@ -14,14 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emulator.deploy import describe
 from emulator.engine import REPO_ROOT, Emulator
 from emulator.provision import UnsupportedResourceError
 from emulator.report import Mark, build_report
 from emulator.scenarios import PIPELINES, SCENARIOS, Outcome, Scenario
 from emulator.scenarios.base import ScenarioInputError
+from orderflow.aws_facts import DYNAMODB_NUMBER_MAX_DIGITS
 
 EXIT_USAGE = 2
+EXIT_REFUSED = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,6 +121,17 @@ def run(
         except ScenarioInputError as error:
             print(f"emulator: {error}", file=sys.stderr)
             return EXIT_USAGE
+        except InputRefused as refused:
+            # What AWS (or its SDK) refuses is an error of the run, not a crash: what was
+            # fed before it still runs, the report says why, the exit status says it failed.
+            emulator.run_until_idle()
+            report = build_report(
+                emulator, scenario.name, scenario.component(emulator), refused.mark
+            )
+            if as_json:
+                print(json.dumps(report, default=str), file=out)
+            print(f"emulator: {pipeline} input {path.name} refused: {refused}", file=sys.stderr)
+            return EXIT_REFUSED
     if as_json:
         print(json.dumps(report, default=str), file=out)
     else:
@@ -124,12 +139,44 @@ def run(
     return 0
 
 
+class InputRefused(RuntimeError):
+    """Feeding the input hit what AWS refuses (a call's error, a number the SDK cannot
+    send, a file too deeply nested to parse): reported in `errors`, never a traceback."""
+
+    def __init__(self, message: str, mark: Mark) -> None:
+        super().__init__(message)
+        self.mark = mark
+
+
+def _refusal(exc: BaseException) -> str:
+    """One line saying what refused the input, in AWS's terms where AWS refused it."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        operation = getattr(exc, "operation_name", "the call")
+        return f"{operation}: {error.get('Code')}: {error.get('Message')}"[:500]
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to parse (RecursionError)"
+    if isinstance(exc, ArithmeticError):
+        return (
+            f"a number DynamoDB cannot hold (over {DYNAMODB_NUMBER_MAX_DIGITS.value} significant "
+            f"digits or out of its range): the SDK refused it ({type(exc).__name__})"
+        )
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
 def run_scenario(
     emulator: Emulator, scenario: Scenario, path: Path
 ) -> tuple[dict[str, Any], Outcome]:
     """Feed one input to a deployed pipeline, run until idle, report and account."""
     mark = Mark.now(emulator)
-    fed = scenario.feed(emulator, path)
+    try:
+        fed = scenario.feed(emulator, path)
+    except ScenarioInputError:
+        raise
+    except (BotoCoreError, ClientError, RecursionError, ArithmeticError) as exc:
+        message = _refusal(exc)
+        emulator.error("input", pipeline=scenario.name, input=path.name, message=message)
+        raise InputRefused(message, mark) from exc
     emulator.run_until_idle()
     report = build_report(emulator, scenario.name, scenario.component(emulator), mark)
     report = scenario.adjust_report(emulator, report, fed)

@@ -5,7 +5,8 @@ emulator runs, so a boto3 `invoke` (from a state machine task, a rule target or 
 code) runs the deployed handler. `RequestResponse` runs at once and returns the handler's
 result or its error payload with `FunctionError: Unhandled`; `Event` is queued and, like
 AWS, retried twice on a function error, then sent to the function's dead-letter queue
-(as the function's role) or reported as dropped.
+(as the function's role) or reported as dropped. A payload over Lambda's limit for its
+invocation type is refused with `RequestEntityTooLargeException`, as Invoke refuses it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from unittest import mock
 
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import JsonRESTError
 
 from emulator.arns import queue_url
 from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
 from emulator.lambdas.runtime import Invocation
+from orderflow.aws_facts import LAMBDA_ASYNC_PAYLOAD_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
@@ -35,6 +38,18 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
+
+
+class RequestEntityTooLarge(JsonRESTError):
+    """Invoke's answer to a payload over the synchronous or asynchronous limit (HTTP 413)."""
+
+    code = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "RequestEntityTooLargeException",
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+        )
 
 
 class LambdaService:
@@ -59,8 +74,11 @@ class LambdaService:
         request_headers: Mapping[str, str],
         response_headers: dict[str, str],
     ) -> bytes:
-        event = json.loads(body) if body else {}
         kind = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
+        limit = (LAMBDA_ASYNC_PAYLOAD_BYTES if kind == "Event" else LAMBDA_SYNC_PAYLOAD_BYTES).value
+        if len((body or "").encode("utf-8")) > limit:
+            raise RequestEntityTooLarge(limit)
+        event = json.loads(body) if body else {}
         if kind == "DryRun":
             return b""
         if kind == "Event":

@@ -29,6 +29,7 @@ from urllib.parse import quote_plus
 
 import moto.s3.notifications
 from botocore.exceptions import ClientError
+from moto.events.exceptions import ValidationException as EventsValidationException
 from moto.events.models import EventsBackend, Rule, events_backends
 
 from emulator.arns import queue_url
@@ -36,6 +37,7 @@ from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
 from emulator.program import ACCOUNT, REGION
 from orderflow.aws_facts import (
+    EVENTBRIDGE_MAX_ENTRY_BYTES,
     EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS,
     EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS,
 )
@@ -44,6 +46,19 @@ if TYPE_CHECKING:
     from emulator.engine import Emulator
 
 EVENTS_SERVICE = "events.amazonaws.com"
+# PutEvents' answer when its entries are over the size limit (the whole request fails).
+ENTRIES_TOO_LARGE = "Total size of the entries in the request is over the limit."
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge counts it (eb-putevent-size): Time 14 bytes
+    when given, plus the UTF-8 bytes of Source, DetailType, Detail and each Resource."""
+    size = 14 if entry.get("Time") is not None else 0
+    for name in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(name) or "").encode("utf-8"))
+    return size + sum(len(str(r).encode("utf-8")) for r in entry.get("Resources") or [])
+
+
 DEFAULT_RETRY_ATTEMPTS = EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS.value.high  # the default
 DEFAULT_MAX_AGE = EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS.value.high  # the default
 MAX_BACKOFF = 300.0
@@ -184,6 +199,9 @@ class EventBridge:
     ) -> list[dict[str, Any]]:
         """PutEvents as AWS answers it: one result per entry, failed entries inline."""
         results: list[dict[str, Any]] = []
+        size = sum(entry_size(entry) for entry in entries)
+        if size > EVENTBRIDGE_MAX_ENTRY_BYTES.value:
+            raise EventsValidationException(ENTRIES_TOO_LARGE)
         for entry in entries:
             missing = next(
                 (k for k in ("Source", "DetailType", "Detail") if not entry.get(k)), None
@@ -198,7 +216,9 @@ class EventBridge:
                 continue
             try:
                 detail = json.loads(entry["Detail"])
-            except ValueError:
+                if not isinstance(detail, dict):  # a bare string, number or list
+                    raise ValueError("Detail must be a JSON object")
+            except (ValueError, RecursionError):
                 results.append(
                     {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
                 )

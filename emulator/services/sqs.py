@@ -6,6 +6,9 @@ pass over every message in the queue), on every `SendMessage`, only to read
 reads n^2 messages: a 200,000-record file never finishes. Here `Queue.attributes` is a
 mapping that works an attribute out only when it is read, so a send reads no message, and
 a count (when `GetQueueAttributes` asks for one) is one pass that reads the clock once.
+
+A queue created without `MaximumMessageSize` takes AWS's default (moto's is 1 MiB), so a
+message over it is refused as AWS refuses it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from unittest import mock
 
 from moto.core.utils import camelcase_to_underscores
 from moto.sqs.models import Message, Queue
+
+from orderflow.aws_facts import SQS_MAX_MESSAGE_BYTES
 
 
 def _now_ms() -> float:
@@ -81,8 +86,19 @@ def lazy_attributes(queue: Queue) -> LazyAttributes:
     return LazyAttributes(getters)
 
 
+def _default_message_size(original: Callable[..., None]) -> Callable[..., None]:
+    """A queue created without MaximumMessageSize gets AWS's default, not moto's 1 MiB."""
+
+    def init(queue: Queue, name: str, region: str, account_id: str, **kwargs: Any) -> None:
+        kwargs.setdefault("MaximumMessageSize", SQS_MAX_MESSAGE_BYTES.value)
+        original(queue, name, region, account_id, **kwargs)
+
+    return init
+
+
 def patches() -> list[AbstractContextManager[Any]]:
     return [
+        mock.patch.object(Queue, "__init__", _default_message_size(Queue.__init__)),
         mock.patch.object(Queue, "attributes", property(lazy_attributes)),
         mock.patch.object(Queue, "messages", property(visible_messages)),
         mock.patch.object(Queue, "approximate_number_of_messages_delayed", property(delayed_count)),

@@ -22,13 +22,29 @@ class HistoryEvent:
     detail: dict[str, Any]
 
 
+class HistoryLimitReached(Exception):
+    """A Standard execution's history is full: AWS fails the execution (no Catch applies)."""
+
+
 @dataclass
 class HistoryRecorder:
-    """Appends events with consecutive ids starting at 1, like AWS."""
+    """Appends events with consecutive ids starting at 1, like AWS.
+
+    With a `limit` (Standard workflows: 25,000), the event that would go over it raises
+    HistoryLimitReached instead of being recorded; `add(..., final=True)` records the
+    execution's closing event regardless.
+    """
 
     events: list[HistoryEvent] = field(default_factory=list)
+    limit: int | None = None
 
-    def add(self, type_: str, state: str | None = None, **detail: Any) -> HistoryEvent:
+    def add(
+        self, type_: str, state: str | None = None, *, final: bool = False, **detail: Any
+    ) -> HistoryEvent:
+        if self.limit is not None and not final and len(self.events) >= self.limit - 1:
+            raise HistoryLimitReached(
+                f"The execution history reached the limit of {self.limit:,} events"
+            )
         event = HistoryEvent(id=len(self.events) + 1, type=type_, state=state, detail=detail)
         self.events.append(event)
         return event

@@ -30,7 +30,7 @@ from emulator.states.errors import (
     ExecutionTimedOut,
     TaskError,
 )
-from emulator.states.history import HistoryRecorder, entered, exited
+from emulator.states.history import HistoryLimitReached, HistoryRecorder, entered, exited
 from emulator.states.jsonata_support import JsonataEvaluator
 from emulator.states.limits import check_payload
 from emulator.states.map_state import (
@@ -49,6 +49,7 @@ from emulator.states.timestamps import format_timestamp, parse_timestamp
 from emulator.states.validation import EXPRESS, JSONATA, S3_LIST_OBJECTS, validate_definition
 from orderflow.aws_facts import (
     STEP_FUNCTIONS_EXPRESS_MAX_SECONDS,
+    STEP_FUNCTIONS_STANDARD_MAX_HISTORY_EVENTS,
     STEP_FUNCTIONS_STANDARD_MAX_SECONDS,
 )
 
@@ -57,6 +58,7 @@ FAILED: Final = "FAILED"
 TIMED_OUT: Final = "TIMED_OUT"
 EXPRESS_MAX_SECONDS: Final = float(STEP_FUNCTIONS_EXPRESS_MAX_SECONDS.value)
 STANDARD_MAX_SECONDS: Final = float(STEP_FUNCTIONS_STANDARD_MAX_SECONDS.value)
+STANDARD_MAX_HISTORY_EVENTS: Final = STEP_FUNCTIONS_STANDARD_MAX_HISTORY_EVENTS.value
 
 
 def _no_spend(seconds: float) -> None:
@@ -210,7 +212,9 @@ class _Execution:
         self.name = name
         self.started = started
         self.arn = execution_arn(machine.state_machine_arn, name, machine.workflow_type)
-        self.history = HistoryRecorder()
+        self.history = HistoryRecorder(
+            limit=None if machine.workflow_type == EXPRESS else STANDARD_MAX_HISTORY_EVENTS
+        )
         self.transitions = 0
         self.children: list[ExecutionResult] = []
         self.lane = _Lane()
@@ -241,13 +245,16 @@ class _Execution:
             output = self.run_scope(self.m.definition, self.input, self.lane, {})
             check_payload(output, "execution output")
         except TaskError as exc:
-            self.history.add("ExecutionFailed", error=exc.error, cause=exc.cause)
+            self.history.add("ExecutionFailed", error=exc.error, cause=exc.cause, final=True)
             return self._result(FAILED, None, exc.error or None, exc.cause or None)
+        except HistoryLimitReached as full:
+            self.history.add("ExecutionFailed", error=RUNTIME, cause=str(full), final=True)
+            return self._result(FAILED, None, RUNTIME, str(full))
         except ExecutionTimedOut as exc:
             self.lane.now = exc.limit_seconds
-            self.history.add("ExecutionTimedOut", error=TIMEOUT, cause=str(exc))
+            self.history.add("ExecutionTimedOut", error=TIMEOUT, cause=str(exc), final=True)
             return self._result(TIMED_OUT, None, TIMEOUT, str(exc))
-        self.history.add("ExecutionSucceeded", output=output)
+        self.history.add("ExecutionSucceeded", output=output, final=True)
         return self._result(SUCCEEDED, output, None, None)
 
     def _result(

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from runtime.common.dead_letter import DeadLetter, build_dead_letter, utc_now_iso
+from runtime.common.dynamodb_item import item_problem
 from runtime.validation.file_format import JSON_ARRAY, JSONL, ORDERS_OBJECT
 from runtime.validation.schema import DUPLICATE_ORDER_ID, Rejection, ValidRecord, validate_record
 from runtime.validation.store import Item
 
 READABLE_FORMATS: Final = frozenset({JSON_ARRAY, ORDERS_OBJECT, JSONL})
 MAX_ITEMS_PER_BATCH: Final = 1000
+ORDER_KEY: Final = "orderId"  # the orders table's partition key (components/validation_pipeline)
 
 
 def file_source(bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
@@ -140,15 +142,20 @@ def plan_batch(
         outcome = validate_record(item.value)
         if isinstance(outcome, ValidRecord):
             earlier = first_index.get(outcome.order_id)
-            if earlier is None:
+            stored = to_item(outcome, batch, item.index)
+            unstorable = item_problem(stored, partition_key=ORDER_KEY)
+            if unstorable is not None:  # DynamoDB would refuse it, and the batch with it
+                outcome = Rejection(unstorable.reason, f"not storable: {unstorable.message}")
+            elif earlier is None:
                 first_index[outcome.order_id] = item.index
-                plan.items.append(to_item(outcome, batch, item.index))
+                plan.items.append(stored)
                 continue
-            outcome = Rejection(
-                DUPLICATE_ORDER_ID,
-                f"orderId {outcome.order_id!r} already appears at record index {earlier} in "
-                "this batch; only the first occurrence is stored",
-            )
+            else:
+                outcome = Rejection(
+                    DUPLICATE_ORDER_ID,
+                    f"orderId {outcome.order_id!r} already appears at record index {earlier} "
+                    "in this batch; only the first occurrence is stored",
+                )
         plan.reasons[outcome.reason] += 1
         plan.dead_letters.append(
             build_dead_letter(

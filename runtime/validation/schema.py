@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
+from orderflow import aws_facts
+from runtime.common.dynamodb_item import json_depth
+
 NOT_AN_OBJECT: Final = "not_an_object"
 MISSING_ORDER_INFO: Final = "missing_order_info"
 MISSING_CONTACT_INFO: Final = "missing_contact_info"
@@ -27,6 +30,7 @@ INVALID_FIELD: Final = "invalid_field"
 AMBIGUOUS_FIELD: Final = "ambiguous_field"
 DUPLICATE_ORDER_ID: Final = "duplicate_order_id"  # decided per batch, see batch.py
 RECORD_TOO_LARGE: Final = "record_too_large"
+RECORD_TOO_DEEP: Final = "record_too_deep"
 
 RECORD_REASONS: Final = frozenset(
     {
@@ -38,6 +42,7 @@ RECORD_REASONS: Final = frozenset(
         AMBIGUOUS_FIELD,
         DUPLICATE_ORDER_ID,
         RECORD_TOO_LARGE,
+        RECORD_TOO_DEEP,
     }
 )
 
@@ -45,6 +50,9 @@ RECORD_REASONS: Final = frozenset(
 # JSON) is a data error such as a whole file nested into one record; rejecting it up front
 # bounds the work per record and keeps its dead letter whole in most cases.
 MAX_RECORD_BYTES: Final = 64 * 1024
+# A sales record is two levels deep. One nested deeper than DynamoDB can hold a document
+# (32 levels) is no sales record: it is refused by name, whatever its fields say.
+MAX_RECORD_DEPTH: Final = aws_facts.DYNAMODB_MAX_NESTING_DEPTH.value
 # Far inside DynamoDB's 38-digit numbers, so a stored quantity can never fail the write
 # (which would poison the whole batch); a larger quantity is a data error, not an order.
 MAX_QUANTITY: Final = 1_000_000_000
@@ -234,6 +242,12 @@ def validate_record(record: Any, *, max_bytes: int = MAX_RECORD_BYTES) -> ValidR
     """Apply SCHEMA to one parsed JSON value."""
     if not isinstance(record, dict):
         return Rejection(NOT_AN_OBJECT, f"record is a JSON {json_type(record)}, not an object")
+    depth = json_depth(record)
+    if depth > MAX_RECORD_DEPTH:
+        return Rejection(
+            RECORD_TOO_DEEP,
+            f"record is nested {depth} levels deep, over DynamoDB's {MAX_RECORD_DEPTH}",
+        )
     size = record_size(record)
     if size > max_bytes:
         return Rejection(

@@ -110,6 +110,9 @@ def test_a_bad_line_in_json_lines_dead_letters_the_whole_file(
 def record_corpus(prefix: str) -> list[tuple[Any, str | None]]:
     """(record, expected reason or None for stored), covering every record reason."""
     huge = sales_record(f"{prefix}-huge", desc="x" * 70_000)
+    deep: Any = "bottom"
+    for _ in range(40):  # deeper than DynamoDB's 32 levels: stored before, now refused
+        deep = {"more": deep}
     return [
         (sales_record(f"{prefix}-ok"), None),
         # Same batch as its first occurrence: refused there (across batches the table
@@ -150,6 +153,7 @@ def record_corpus(prefix: str) -> list[tuple[Any, str | None]]:
         ("order", "not_an_object"),
         ([sales_record(f"{prefix}-nested")], "not_an_object"),
         (huge, "record_too_large"),
+        ({**sales_record(f"{prefix}-deep"), "notes": deep}, "record_too_deep"),
     ]
 
 

@@ -272,6 +272,28 @@ def test_structural_problems_outrank_field_problems_and_all_are_listed() -> None
     assert "order-info.qty must be a positive integer" in outcome.message
 
 
+def test_a_record_nested_deeper_than_dynamodb_allows_is_refused() -> None:
+    record = valid_record(1)
+    deep: Any = "bottom"
+    for _ in range(40):
+        deep = {"more": deep}
+    record["notes"] = deep
+    outcome = rejection(record)
+    assert outcome.reason == "record_too_deep"
+    assert "41 levels" in outcome.message
+    record["notes"] = {"a": {"b": [1, {"c": 2}]}}
+    assert isinstance(validate_record(record), ValidRecord)
+
+
+def test_a_record_too_deep_for_json_dumps_gets_a_reason_not_a_crash() -> None:
+    record = valid_record(1)
+    deep: Any = []
+    for _ in range(5_000):
+        deep = [deep]
+    record["notes"] = deep
+    assert rejection(record).reason == "record_too_deep"
+
+
 def test_record_too_large() -> None:
     record = valid_record(1)
     record["padding"] = "x" * 70_000
