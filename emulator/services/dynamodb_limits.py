@@ -52,6 +52,7 @@ from moto.dynamodb.responses import DynamoHandler
 
 from orderflow.aws_facts import (
     DYNAMODB_BATCH_WRITE_MAX_ITEMS,
+    DYNAMODB_ITEM_SIZE_BYTES,
     DYNAMODB_MAX_ITEM_BYTES,
     DYNAMODB_MAX_NESTING_DEPTH,
     DYNAMODB_MAX_PARTITION_KEY_BYTES,
@@ -70,6 +71,7 @@ AttributeValue = Mapping[str, Any]
 WireItem = Mapping[str, AttributeValue]
 
 MAX_ITEM_BYTES: Final = DYNAMODB_MAX_ITEM_BYTES.value
+_SIZES: Final = DYNAMODB_ITEM_SIZE_BYTES.value
 MAX_DEPTH: Final = DYNAMODB_MAX_NESTING_DEPTH.value
 MAX_DIGITS: Final = DYNAMODB_NUMBER_MAX_DIGITS.value
 MAX_MAGNITUDE: Final = Decimal(DYNAMODB_NUMBER_MAX_MAGNITUDE.value)
@@ -152,14 +154,14 @@ def significant_digits(number: Decimal) -> int:
 
 
 def _number_size(text: str) -> int:
-    """1 byte per two significant digits, plus 1 (AWS's item-size rule)."""
+    """A byte per two significant digits, plus one (AWS's item-size rule)."""
     try:
         number = Decimal(str(text).strip())
     except InvalidOperation:
         return _utf8(str(text))
     if not number.is_finite():
         return _utf8(str(text))
-    return math.ceil(significant_digits(number) / 2) + 1
+    return math.ceil(significant_digits(number) / _SIZES["digits_per_byte"]) + _SIZES["number"]
 
 
 def _number_size_any(inner: Any) -> int:
@@ -174,8 +176,8 @@ _SCALAR_SIZES: Final[Mapping[str, Callable[[Any], int]]] = {
     "S": lambda inner: _utf8(str(inner)),
     "N": _number_size_any,
     "B": _binary_any,
-    "BOOL": lambda inner: 1,
-    "NULL": lambda inner: 1,
+    "BOOL": lambda inner: _SIZES["bool_or_null"],
+    "NULL": lambda inner: _SIZES["bool_or_null"],
     "SS": lambda inner: sum(_utf8(str(v)) for v in inner),
     "NS": lambda inner: sum(_number_size(v) for v in inner),
     "BS": lambda inner: sum(_binary(v) for v in inner),
@@ -186,9 +188,11 @@ def value_size(value: AttributeValue) -> int:
     """Bytes of one attribute value, without its name (lists and maps: 3 + 1 per element)."""
     kind, inner = next(iter(value.items()))
     if kind == "L":
-        return 3 + sum(value_size(v) + 1 for v in inner)
+        return _SIZES["list_or_map"] + sum(value_size(v) + _SIZES["element"] for v in inner)
     if kind == "M":
-        return 3 + sum(_utf8(k) + value_size(v) + 1 for k, v in inner.items())
+        return _SIZES["list_or_map"] + sum(
+            _utf8(k) + value_size(v) + _SIZES["element"] for k, v in inner.items()
+        )
     measure = _SCALAR_SIZES.get(kind)
     return measure(inner) if measure else _utf8(json.dumps(inner, default=str))
 

@@ -37,6 +37,7 @@ from emulator.iam.guard import acting_as
 from emulator.iam.policies import Principal
 from emulator.program import ACCOUNT, REGION
 from orderflow.aws_facts import (
+    EVENTBRIDGE_ENTRY_TIME_BYTES,
     EVENTBRIDGE_MAX_ENTRY_BYTES,
     EVENTBRIDGE_TARGET_MAX_EVENT_AGE_SECONDS,
     EVENTBRIDGE_TARGET_MAX_RETRY_ATTEMPTS,
@@ -51,9 +52,9 @@ ENTRIES_TOO_LARGE = "Total size of the entries in the request is over the limit.
 
 
 def entry_size(entry: dict[str, Any]) -> int:
-    """A PutEvents entry's size as EventBridge counts it (eb-putevent-size): Time 14 bytes
-    when given, plus the UTF-8 bytes of Source, DetailType, Detail and each Resource."""
-    size = 14 if entry.get("Time") is not None else 0
+    """A PutEvents entry's size as EventBridge counts it (eb-putevent-size): a fixed size for
+    Time when given, plus the UTF-8 bytes of Source, DetailType, Detail and each Resource."""
+    size = EVENTBRIDGE_ENTRY_TIME_BYTES.value if entry.get("Time") is not None else 0
     for name in ("Source", "DetailType", "Detail"):
         size += len(str(entry.get(name) or "").encode("utf-8"))
     return size + sum(len(str(r).encode("utf-8")) for r in entry.get("Resources") or [])

@@ -101,6 +101,14 @@ DYNAMODB_PARTITION_MAX_WCU_PER_SECOND: Final = Fact(
 DYNAMODB_ON_DEMAND_INITIAL_WRU_PER_SECOND: Final = Fact(
     4000, _docs("amazondynamodb/latest/developerguide/on-demand-capacity-mode.html")
 )
+DYNAMODB_ITEM_SIZE_BYTES: Final = Fact(
+    {"number": 1, "digits_per_byte": 2, "bool_or_null": 1, "list_or_map": 3, "element": 1},
+    _docs("amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"),
+    note="An item is the UTF-8 bytes of its attribute names plus their values: a string its "
+    "UTF-8 bytes, a binary its raw bytes, a number 1 byte per two significant digits plus "
+    "`number` ('approximately'), a Boolean or null `bool_or_null`, a list or map "
+    "`list_or_map` plus its elements, each element `element` more (a map's keys count too).",
+)
 
 # --- DynamoDB Streams -----------------------------------------------------------------------
 DYNAMODB_STREAM_RETENTION_SECONDS: Final = Fact(
@@ -358,6 +366,14 @@ EVENTBRIDGE_MAX_ENTRY_BYTES: Final = Fact(
     256 * KIB,
     _docs("eventbridge/latest/userguide/eb-putevent-size.html"),
     note="One PutEvents entry; `Detail` must be a JSON object.",
+)
+EVENTBRIDGE_ENTRY_TIME_BYTES: Final = Fact(
+    14,
+    _docs("eventbridge/latest/userguide/eb-putevent-size.html"),
+    note="An entry's size: this for a `Time` when given, plus the UTF-8 bytes of Source, "
+    "DetailType, Detail and each Resource ('The total entry size must be less than 256KB'). "
+    "The error AWS answers over it was not read here: the emulator fails the request with "
+    "ValidationException 'Total size of the entries in the request is over the limit.'",
 )
 EVENT_BUS_FILTER_OPERATORS: Final = Fact(
     frozenset(

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from orderflow.aws_facts import (
+    DYNAMODB_ITEM_SIZE_BYTES,
     DYNAMODB_MAX_ITEM_BYTES,
     DYNAMODB_MAX_NESTING_DEPTH,
     DYNAMODB_MAX_PARTITION_KEY_BYTES,
@@ -32,6 +33,7 @@ from orderflow.aws_facts import (
 )
 
 MAX_ITEM_BYTES: Final = DYNAMODB_MAX_ITEM_BYTES.value
+_SIZES: Final = DYNAMODB_ITEM_SIZE_BYTES.value
 MAX_DEPTH: Final = DYNAMODB_MAX_NESTING_DEPTH.value
 MAX_DIGITS: Final = DYNAMODB_NUMBER_MAX_DIGITS.value
 MAX_MAGNITUDE: Final = Decimal(DYNAMODB_NUMBER_MAX_MAGNITUDE.value)
@@ -88,7 +90,9 @@ def _number_size(text: Any) -> int:
         number = Decimal(str(text))
     except InvalidOperation:
         return len(str(text).encode("utf-8"))
-    return math.ceil(significant_digits(number) / 2) + 1 if number.is_finite() else 1
+    if not number.is_finite():
+        return len(str(text).encode("utf-8"))
+    return math.ceil(significant_digits(number) / _SIZES["digits_per_byte"]) + _SIZES["number"]
 
 
 def _binary_size(value: Any) -> int:
@@ -108,8 +112,8 @@ _SCALAR_SIZES: Final[Mapping[str, Callable[[Any], int]]] = {
     "S": lambda inner: len(str(inner).encode("utf-8")),
     "N": _number_size,
     "B": _binary_size,
-    "BOOL": lambda inner: 1,
-    "NULL": lambda inner: 1,
+    "BOOL": lambda inner: _SIZES["bool_or_null"],
+    "NULL": lambda inner: _SIZES["bool_or_null"],
     "SS": _strings_size,
     "NS": lambda inner: sum(_number_size(v) for v in inner),
     "BS": lambda inner: sum(_binary_size(v) for v in inner),
@@ -120,9 +124,11 @@ def value_size(value: Mapping[str, Any]) -> int:
     """Bytes of one attribute value (wire format, e.g. `{"S": "x"}`), without its name."""
     kind, inner = next(iter(value.items()))
     if kind == "L":
-        return 3 + sum(value_size(v) + 1 for v in inner)
+        return _SIZES["list_or_map"] + sum(value_size(v) + _SIZES["element"] for v in inner)
     if kind == "M":
-        return 3 + sum(len(k.encode("utf-8")) + value_size(v) + 1 for k, v in inner.items())
+        return _SIZES["list_or_map"] + sum(
+            len(k.encode("utf-8")) + value_size(v) + _SIZES["element"] for k, v in inner.items()
+        )
     measure = _SCALAR_SIZES.get(kind)
     return measure(inner) if measure is not None else len(str(inner).encode("utf-8"))
 
