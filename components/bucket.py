@@ -20,6 +20,8 @@ class BucketSpec:
     """Let `pulumi destroy` delete the bucket while it still holds objects."""
     eventbridge_notifications: bool = False
     """Send the bucket's object events to EventBridge."""
+    expiration_days: int | None = None
+    """Delete every object this many days after it was written (a bucket of work files)."""
 
 
 @dataclass(frozen=True)
@@ -78,20 +80,19 @@ def build_private_bucket(
         versioning_configuration={"status": "Enabled"},
         opts=child,
     )
+    rule: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {
+        "id": "expire-old-versions-and-uploads",
+        "status": "Enabled",
+        "filter": {},
+        "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+        "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_UPLOAD_DAYS},
+    }
+    if spec.expiration_days is not None:
+        rule["expiration"] = {"days": spec.expiration_days}
     aws.s3.BucketLifecycleConfiguration(
         f"{name}-lifecycle",
         bucket=bucket.id,
-        rules=[
-            {
-                "id": "expire-old-versions-and-uploads",
-                "status": "Enabled",
-                "filter": {},
-                "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
-                "abort_incomplete_multipart_upload": {
-                    "days_after_initiation": INCOMPLETE_UPLOAD_DAYS
-                },
-            }
-        ],
+        rules=[rule],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
     )
     if spec.eventbridge_notifications:

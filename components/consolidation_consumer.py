@@ -27,7 +27,7 @@ from orderflow.aws_facts import (
 )
 
 from .alarms import metric_alarm
-from .bucket import BucketSpec, build_private_bucket
+from .bucket import BucketSpec, PrivateBucket, build_private_bucket
 from .consolidation_workflow import (
     DEFAULT_UPDATE_RETRY_ATTEMPTS,
     DEFAULT_UPDATE_TIMEOUT_SECONDS,
@@ -45,6 +45,7 @@ from .dead_letter_queue import DeadLetterQueue, build_dead_letter_queue
 from .express_budget import check_express_budget, check_task_settings, placeholder_arn
 from .iam import Statement, kms_statements
 from .lambda_function import FunctionSpec, PythonFunction, build_python_function, invoke_statement
+from .map_results import export_map_results, map_results_statement
 from .settings import Common, CommonArgs, reject_conflicts, resolve_common
 from .state_machine import StateMachineBundle, build_state_machine, map_run_child_arns
 from .table import TableSpec, build_table
@@ -188,7 +189,13 @@ class ConsolidationConsumer(pulumi.ComponentResource):
         namespace = args.get("metrics_namespace", DEFAULT_METRICS_NAMESPACE)
 
         updater, fanout = self._fanout(
-            name, args, locations=locations, table=(table_name, table_arn), dlq=dlq, common=common
+            name,
+            args,
+            locations=locations,
+            table=(table_name, table_arn),
+            dlq=dlq,
+            results_bucket=failures,  # the component's own bucket; exports have a prefix
+            common=common,
         )
         topic_arn = cluster_arn.apply(lambda arn: _cluster_child_arn(arn, "topic", topic))
         group_arn = cluster_arn.apply(lambda arn: _cluster_child_arn(arn, "group", group))
@@ -357,6 +364,7 @@ class ConsolidationConsumer(pulumi.ComponentResource):
         locations: list[tuple[str, str]],
         table: tuple[pulumi.Input[str], pulumi.Input[str]],
         dlq: DeadLetterQueue,
+        results_bucket: PrivateBucket,
         common: Common,
     ) -> tuple[PythonFunction, StateMachineBundle]:
         """The updater Lambda and the workflow fanning a consolidation out to it."""
@@ -412,9 +420,11 @@ class ConsolidationConsumer(pulumi.ComponentResource):
                 ),
             ),
         ]
-        definition = updater.arn.apply(
-            lambda arn: json.dumps(
-                consolidation_definition(updater_arn=arn, **settings),
+        definition = pulumi.Output.all(updater.arn, results_bucket.bucket).apply(
+            lambda v: json.dumps(
+                export_map_results(
+                    consolidation_definition(updater_arn=v[0], **settings), bucket=v[1]
+                ),
                 indent=2,
             )
         )
@@ -422,7 +432,12 @@ class ConsolidationConsumer(pulumi.ComponentResource):
             f"{name}-fanout",
             definition=definition,
             workflow_type="STANDARD",  # Distributed Maps need Standard parents
-            statements=[invoke_statement("InvokeUpdater", [updater]), *read_statements, *kms],
+            statements=[
+                invoke_statement("InvokeUpdater", [updater]),
+                *read_statements,
+                map_results_statement(results_bucket.arn),
+                *kms,
+            ],
             self_statements=lambda arn: [
                 Statement(
                     sid="StartMapRunChildren", actions=["states:StartExecution"], resources=[arn]

@@ -17,6 +17,8 @@ import pulumi
 import pulumi_aws as aws
 
 from orderflow.aws_facts import (
+    LAMBDA_ONE_VCPU_MEMORY_MB,
+    LAMBDA_TIMEOUT_SECONDS,
     STEP_FUNCTIONS_DISTRIBUTED_MAP_ACTIONS,
     STEP_FUNCTIONS_DISTRIBUTED_MAP_MAX_CONCURRENCY,
 )
@@ -41,6 +43,7 @@ from .iam import (
     kms_statements,
 )
 from .lambda_function import FunctionSpec, build_python_function, invoke_statement
+from .map_results import WORK_FILE_DAYS, export_map_results, map_results_statement
 from .settings import CommonArgs, reject_conflicts, resolve_common
 from .state_machine import build_state_machine, map_run_child_arns
 from .table import TableSpec, build_table
@@ -56,7 +59,12 @@ DEFAULT_KEY_SUFFIXES = (".json", ".jsonl")
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_CONCURRENCY = 10
 NONCURRENT_VERSION_DAYS = 30
-INSPECT_TIMEOUT_SECONDS = 30
+# InspectFile sniffs a file in milliseconds, but copies a {"orders": [...]} file's array
+# (`runtime.validation.normalize`, about 10 MB/s on one vCPU): it runs in the Standard
+# parent, so it may take Lambda's full 15 minutes (files of several GB).
+INSPECT_TIMEOUT_SECONDS = LAMBDA_TIMEOUT_SECONDS.value.high
+INSPECT_MEMORY_MB = LAMBDA_ONE_VCPU_MEMORY_MB.value
+NORMALIZED_PREFIX = "normalized/"  # runtime.validation.normalize.NORMALIZED_PREFIX
 
 
 class ValidationPipelineArgs(CommonArgs, total=False):
@@ -159,6 +167,15 @@ class ValidationPipeline(pulumi.ComponentResource):
             )
         )
 
+        # Work files of the pipeline's own (Map results, normalized inputs): a bucket
+        # apart from the intake one, so they never reach the intake rule, with expiry.
+        work = build_private_bucket(
+            f"{name}-work",
+            BucketSpec(force_destroy=True, expiration_days=WORK_FILE_DAYS),
+            common,
+            self,
+        )
+        normalized_objects = pulumi.Output.concat(work.arn, "/", NORMALIZED_PREFIX, "*")
         records_dlq = build_dead_letter_queue(
             f"{name}-dlq", purpose="rejected records and files", common=common, parent=self
         )
@@ -188,10 +205,22 @@ class ValidationPipeline(pulumi.ComponentResource):
                         conditions={"StringLike": {"s3:prefix": [f"{key_prefix}*"]}},
                     ),
                     send_dead_letters,
+                    Statement(
+                        # A {"orders": [...]} file's array, copied for the Map to read
+                        # (multipart above 8 MiB; an upload that fails is aborted).
+                        sid="WriteNormalizedFiles",
+                        actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                        resources=[normalized_objects],
+                    ),
                     *kms,
                 ],
-                environment={"DEAD_LETTER_QUEUE_URL": records_dlq.url, "PIPELINE_NAME": name},
-                memory_mb=256,
+                environment={
+                    "DEAD_LETTER_QUEUE_URL": records_dlq.url,
+                    "PIPELINE_NAME": name,
+                    "WORK_BUCKET": work.bucket,
+                },
+                # One vCPU: copying a {"orders": [...]} file's array runs at about 10 MB/s.
+                memory_mb=INSPECT_MEMORY_MB,
                 timeout_seconds=INSPECT_TIMEOUT_SECONDS,
             ),
             common,
@@ -224,13 +253,18 @@ class ValidationPipeline(pulumi.ComponentResource):
             self,
         )
 
-        definition = pulumi.Output.all(inspect.arn, validate.arn, records_dlq.url).apply(
+        definition = pulumi.Output.all(
+            inspect.arn, validate.arn, records_dlq.url, work.bucket
+        ).apply(
             lambda v: json.dumps(
-                validation_definition(
-                    inspect_arn=v[0],
-                    validate_arn=v[1],
-                    dead_letter_queue_url=v[2],
-                    **workflow_settings,
+                export_map_results(
+                    validation_definition(
+                        inspect_arn=v[0],
+                        validate_arn=v[1],
+                        dead_letter_queue_url=v[2],
+                        **workflow_settings,
+                    ),
+                    bucket=v[3],
                 ),
                 indent=2,
             )
@@ -242,7 +276,13 @@ class ValidationPipeline(pulumi.ComponentResource):
             statements=[
                 invoke_statement("InvokeValidationFunctions", [inspect, validate]),
                 read_objects,
+                Statement(
+                    sid="ReadNormalizedFiles",
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[normalized_objects],
+                ),
                 send_dead_letters,
+                map_results_statement(work.arn),
                 *kms,
             ],
             self_statements=lambda arn: [

@@ -4,17 +4,17 @@ Why this shape: the seed's inline Map puts every record in the execution payload
 limit) and invokes Lambda once per record. Here a Distributed Map reads the file straight
 from S3 with an ItemReader and hands the validation Lambda up to `batch_size` records
 per invocation, in Express child workflows, so a file of 2 or 2,000,000 records costs a
-handful of state transitions plus one Lambda call per batch. (The Map's collected child
-results, about 30 bytes per batch, must stay under the 256 KiB state limit even with
-`ResultPath: null`: at 1,000 records per batch that allows files of about 8 million
-records; larger files need a bigger batch size or a ResultWriter.)
+handful of state transitions plus one Lambda call per batch. The children's results go
+to S3 through a ResultWriter (added by the component, `components.map_results`), so the
+number of batches has no 256 KiB bound.
 
 The file's shape is decided first by the `InspectFile` Lambda (a ranged read of the
 first bytes), because one ItemReader configuration cannot read a bare array, the seed's
-`{"orders": [...]}` object and JSON Lines alike. Reading the nested array uses
-`ReaderConfig.ItemsPointer` (assumed, not verified against AWS here: if AWS refuses it,
-the Map fails, is caught, and the whole file is dead-lettered with the reason: nothing
-is lost silently).
+`{"orders": [...]}` object and JSON Lines alike. The nested array is not read in place:
+`ReaderConfig.ItemsPointer` could not be confirmed in AWS's documentation (a field AWS
+refused would fail the stack's deployment), so InspectFile copies the array to the work
+bucket and the Map reads that copy as a bare JSON array (`$.file.read*`); item i of the
+copy is record i of `orders`, and each batch names the original file as its source.
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 # Step Functions' payload limit per child execution is 262,144 bytes, and ItemBatcher
 # measures only the Items: leave room for the BatchInput and the wrapper object.
 MAX_BATCH_BYTES = 240_000
-# Each batch runs in an Express child (5 minutes, retries included): 40 s x (1 + 2 + 2)
-# attempts + 9 s of backoff = 209 s worst case (checked by `components.express_budget`).
+# Each batch runs in an Express child (5 minutes, retries included): 40 s x (1 + 2 + 3)
+# attempts + 17 s of backoff = 257 s worst case (checked by `components.express_budget`).
 DEFAULT_BATCH_TIMEOUT_SECONDS = 40
-DEFAULT_BATCH_RETRY_ATTEMPTS = 2
+DEFAULT_BATCH_RETRY_ATTEMPTS = 3
 BATCH_TRANSIENT_ATTEMPTS = 2
 
 # The reader configuration per file format that InspectFile can report.
 READERS: dict[str, dict[str, str]] = {
     "json_array": {"InputType": "JSON"},
-    "orders_object": {"InputType": "JSON", "ItemsPointer": "/orders"},
+    "orders_object": {"InputType": "JSON"},  # InspectFile's bare-array copy of `orders`
     "jsonl": {"InputType": "JSONL"},
 }
 
@@ -58,8 +58,8 @@ def _map_state(
             "Resource": S3_GET_OBJECT,
             "ReaderConfig": READERS[file_format],
             "Parameters": {
-                "Bucket.$": "$.file.bucket",
-                "Key.$": "$.file.key",
+                "Bucket.$": "$.file.readBucket",
+                "Key.$": "$.file.readKey",
                 "VersionId.$": "$.file.readVersionId",
             },
         },

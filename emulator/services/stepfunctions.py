@@ -31,8 +31,9 @@ from botocore.exceptions import ClientError
 from moto.core.utils import utcnow
 from moto.stepfunctions.models import Execution, StepFunctionBackend
 
-from emulator.iam.guard import acting_as
-from emulator.iam.policies import Principal
+from emulator.iam.actions import Need
+from emulator.iam.guard import Denial, acting_as, current_principal
+from emulator.iam.policies import Decision, Principal
 from emulator.services import s3_reader
 from emulator.services.express import is_express, start_express
 from emulator.states import (
@@ -41,6 +42,7 @@ from emulator.states import (
     TaskContext,
     TaskError,
 )
+from orderflow.aws_facts import STEP_FUNCTIONS_RESULT_WRITER_ACTIONS
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
@@ -297,6 +299,7 @@ class Dispatcher:
             ("sns", "publish"): self._sns_publish,
             ("events", "putEvents"): self._put_events,
             ("s3", "listObjectsV2"): self._s3_list_objects,
+            ("s3", "putObject"): self._s3_put_object,
         }
         perform = simple.get((service, action))
         if perform is None:
@@ -338,6 +341,29 @@ class Dispatcher:
         params = {k: parameters[k] for k in ("Bucket", "Key", "VersionId") if parameters.get(k)}
         body: bytes = self.emulator.client("s3").get_object(**params)["Body"].read()
         return s3_reader.object_body(body)
+
+    def _s3_put_object(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """One file of a Distributed Map's ResultWriter export (its only use of this ARN).
+
+        AWS documents the actions the role needs on the export's objects (it may write them
+        as multipart uploads): every one is checked here, not just the PutObject made.
+        """
+        bucket, key = str(parameters["Bucket"]), str(parameters["Key"])
+        arn = f"arn:aws:s3:::{bucket}/{key}"
+        principal = current_principal()
+        guard = self.emulator.guard
+        for action in STEP_FUNCTIONS_RESULT_WRITER_ACTIONS.value:
+            if principal is None:
+                break
+            if guard.decide(principal, Need(action, arn)) is not Decision.ALLOW:
+                guard.denials.append(Denial(principal.arn, action, arn))
+                raise TaskError(
+                    "S3.AccessDenied",
+                    f"{principal.arn} is not authorized to perform: {action} on resource: {arn}",
+                )
+        body = parameters.get("Body", "")
+        data = body.encode("utf-8") if isinstance(body, str) else _text(body).encode("utf-8")
+        return _strip(self.emulator.client("s3").put_object(Bucket=bucket, Key=key, Body=data))
 
     def _s3_list_objects(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Every page of the listing (an ItemReader); each page is checked as the role."""

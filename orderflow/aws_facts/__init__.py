@@ -302,7 +302,8 @@ STEP_FUNCTIONS_READER_ITEMS_POINTER: Final = Fact(
         "An AWS Compute Blog post names an ItemsPointer feature that selects an array nested "
         "in a JSON object read from S3, but the ItemReader page reachable here does not show "
         "the field or where it goes (ReaderConfig?). orderflow does not depend on it: "
-        'InspectFile rewrites a {"orders": [...]} file as JSON Lines and the Map reads that.'
+        'InspectFile copies a {"orders": [...]} file\'s array to the work bucket and the Map '
+        "reads that copy as a bare JSON array."
     ),
 )
 STEP_FUNCTIONS_STANDARD_MAX_SECONDS: Final = Fact(365 * DAY_SECONDS, _SFN_QUOTAS)

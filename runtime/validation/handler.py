@@ -2,6 +2,7 @@
 
 Environment:
   DEAD_LETTER_QUEUE_URL   both handlers
+  WORK_BUCKET             inspect_file: where a {"orders": [...]} file's array is copied to
   TABLE_NAME              validate_batch
   PIPELINE_NAME           optional, default "validation" (names the pipeline in dead letters)
   POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE (default "orderflow"), LOG_LEVEL
@@ -45,7 +46,11 @@ def inspect_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Step 1 of the workflow: classify the uploaded file (see intake.inspect_object)."""
     sender = DeadLetterSender(_env("DEAD_LETTER_QUEUE_URL"), policy=RETRY)
     result = inspect_object(
-        parse_file_event(event), s3=S3Objects(), sender=sender, pipeline=_pipeline()
+        parse_file_event(event),
+        s3=S3Objects(),
+        sender=sender,
+        pipeline=_pipeline(),
+        work_bucket=_env("WORK_BUCKET"),
     )
     rejected = result["format"] == "rejected"
     metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=int(rejected))

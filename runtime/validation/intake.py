@@ -19,14 +19,35 @@ from urllib.parse import unquote_plus
 from runtime.common.dead_letter import DeadLetterSender, build_dead_letter, dead_letter_id
 from runtime.validation.batch import file_source
 from runtime.validation.file_format import (
+    NOT_JSON,
     OBJECT_MISSING,
+    ORDERS_OBJECT,
     REJECTED,
     SNIFF_BYTES,
+    UTF8_BOM,
     Classification,
     classify,
     rejected,
 )
+from runtime.validation.normalize import (
+    CHUNK_BYTES,
+    MalformedFileError,
+    MultipartUpload,
+    extract_orders,
+    extract_orders_small,
+    normalized_key,
+    starts_with_orders,
+)
 from runtime.validation.store import S3Objects
+
+
+@dataclass(frozen=True)
+class ReadFrom:
+    """The object the Distributed Map reads: the file itself, or its normalized copy."""
+
+    bucket: str
+    key: str
+    version_id: str | None
 
 
 @dataclass(frozen=True)
@@ -74,10 +95,44 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def normalize_orders(
+    s3: S3Objects, source: ReadFrom, *, size: int, head: bytes, work_bucket: str
+) -> ReadFrom:
+    """Copy a `{"orders": [...]}` file's array to the work bucket; the Map reads the copy.
+
+    Raises MalformedFileError when the file's structure is broken (see `normalize`).
+    """
+    key = normalized_key(source.bucket, source.key, source.version_id)
+    upload = MultipartUpload(s3.s3, work_bucket, key)
+    try:
+        if len(head) >= size and not starts_with_orders(head):
+            # A small file (parsed whole) whose "orders" key is not the first one.
+            extract_orders_small(head.removeprefix(UTF8_BOM).decode("utf-8"), upload)
+        elif len(head) >= size:
+            extract_orders([head], upload)
+        else:
+            chunks = s3.chunks(source.bucket, source.key, source.version_id, CHUNK_BYTES)
+            extract_orders(chunks, upload)
+        version = upload.close()
+    except BaseException:
+        upload.abort()
+        raise
+    return ReadFrom(work_bucket, key, version)
+
+
 def inspect_object(
-    event: FileEvent, *, s3: S3Objects, sender: DeadLetterSender, pipeline: str
+    event: FileEvent,
+    *,
+    s3: S3Objects,
+    sender: DeadLetterSender,
+    pipeline: str,
+    work_bucket: str | None = None,
 ) -> dict[str, Any]:
-    """Describe the file for the workflow, dead-lettering it if it cannot be processed."""
+    """Describe the file for the workflow, dead-lettering it if it cannot be processed.
+
+    With a `work_bucket`, a `{"orders": [...]}` file is normalized into it (its array as a
+    bare JSON array) and `read*` name that copy; records keep the original as source.
+    """
     head = None
     for key in candidate_keys(event.key):
         head = s3.head(event.bucket, key, event.version_id)
@@ -85,6 +140,7 @@ def inspect_object(
             break
 
     verdict: Classification
+    prefix: bytes | None = None
     if head is None:
         version = f" (version {event.version_id})" if event.version_id else ""
         verdict = rejected(
@@ -105,6 +161,13 @@ def inspect_object(
         else:
             verdict = classify(prefix, size=size, key=key)
 
+    read = ReadFrom(event.bucket, key, version_id)
+    if verdict.format == ORDERS_OBJECT and work_bucket is not None and prefix is not None:
+        try:
+            read = normalize_orders(s3, read, size=size, head=prefix, work_bucket=work_bucket)
+        except MalformedFileError as exc:
+            verdict = rejected(NOT_JSON, f"{exc}; no record of it was read")
+
     source = file_source(event.bucket, key, version_id)
     if verdict.format == REJECTED:
         sender.send(
@@ -122,9 +185,12 @@ def inspect_object(
         "bucket": event.bucket,
         "key": key,
         "versionId": version_id,
-        # The Distributed Map's ItemReader always passes a VersionId; S3 names the version
-        # of an object stored while versioning was off "null".
-        "readVersionId": version_id or "null",
+        # What the Distributed Map reads (the file, or its normalized copy). Its ItemReader
+        # always passes a VersionId; S3 names the version of an object stored while
+        # versioning was off "null".
+        "readBucket": read.bucket,
+        "readKey": read.key,
+        "readVersionId": read.version_id or "null",
         "size": size,
         "ingestedAt": ingested_at,
         "format": verdict.format,

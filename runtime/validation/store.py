@@ -6,7 +6,7 @@ from runtime.common.clients.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -141,3 +141,14 @@ class S3Objects:
         finally:
             body.close()
         return data[:length]
+
+    def chunks(self, bucket: str, key: str, version_id: str | None, size: int) -> Iterator[bytes]:
+        """The whole object, `size` bytes at a time (bounded memory for any file size)."""
+        params: dict[str, str] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
+        body = self.s3.get_object(**params)["Body"]
+        try:
+            yield from body.iter_chunks(size)
+        finally:
+            body.close()

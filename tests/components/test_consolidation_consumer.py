@@ -188,6 +188,28 @@ def test_fanout_reads_only_the_consolidated_prefix_and_updates_in_bounded_batche
         assert any("Lambda.TooManyRequestsException" in r["ErrorEquals"] for r in task["Retry"])
 
 
+def test_every_map_run_of_the_fanout_exports_its_results_to_the_component_bucket(
+    stack: Stack,
+) -> None:
+    """A file's rows and a consolidation's files make unbounded numbers of children: their
+    results go to S3 (ResultWriter), never into the execution's 256 KiB state."""
+    states = json.loads(stack.one(SM, "cc-fanout").inputs["definition"])["States"]
+    bucket = stack.output_of("aws:s3/bucket:Bucket", "cc-failures", "bucket")
+    inner = states["ForEachFile"]["ItemProcessor"]["States"]
+    maps = {"ForEachFile": states["ForEachFile"]} | {
+        name: state for name, state in inner.items() if state["Type"] == "Map"
+    }
+    assert len(maps) == 4
+    for name, state in maps.items():
+        assert state["ResultWriter"] == {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": bucket, "Prefix": f"orderflow-work/map-results/{name}"},
+        }
+    bucket_arn = stack.output_of("aws:s3/bucket:Bucket", "cc-failures", "arn")
+    grant = role_statements(stack, "cc-fanout-role")["ExportMapResults"]
+    assert grant["Resource"] == [f"{bucket_arn}/orderflow-work/map-results/*"]
+
+
 def test_alarms_cover_lag_failures_errors_queues_and_fanout(stack: Stack) -> None:
     alarms = {a.name: a for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     for name in (

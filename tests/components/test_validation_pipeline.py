@@ -14,6 +14,7 @@ from pulumi_harness import PulumiHarness, Stack
 
 from components import ValidationPipeline, ValidationPipelineArgs
 from components.validation_pipeline import object_created_pattern
+from orderflow.aws_facts import STEP_FUNCTIONS_RESULT_WRITER_ACTIONS
 
 LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alarms"
@@ -179,7 +180,8 @@ def test_only_the_rule_may_send_to_the_delivery_queue(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("function", "handler", "memory", "timeout"),
     [
-        ("vp-inspect", "runtime.validation.handler.inspect_file", 256, 30),
+        # One vCPU and Lambda's longest timeout: it may copy a big {"orders": [...]} file.
+        ("vp-inspect", "runtime.validation.handler.inspect_file", 1769, 900),
         ("vp-validate", "runtime.validation.handler.validate_batch", 512, 40),
     ],
 )
@@ -249,9 +251,15 @@ def test_inspect_function_reads_only_the_incoming_prefix(stack: Stack) -> None:
         "ReadIncomingFiles",
         "ListIncomingFiles",
         "SendDeadLetters",
+        "WriteNormalizedFiles",
         "WriteOwnLogs",
         "WriteTraces",
     }
+    work_arn = stack.output_of("aws:s3/bucket:Bucket", "vp-work", "arn")
+    assert grants["WriteNormalizedFiles"]["Resource"] == [f"{work_arn}/normalized/*"]
+    assert grants["WriteNormalizedFiles"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    env = stack.one(FN, "vp-inspect").inputs["environment"]["variables"]
+    assert env["WORK_BUCKET"] == stack.output_of("aws:s3/bucket:Bucket", "vp-work", "bucket")
     bucket_arn = stack.output_of("aws:s3/bucket:Bucket", "vp-bucket", "arn")
     assert grants["ReadIncomingFiles"]["Resource"] == [f"{bucket_arn}/incoming/*"]
     assert grants["ListIncomingFiles"]["Resource"] == [bucket_arn]
@@ -282,7 +290,36 @@ def test_workflow_role_invokes_only_its_functions_and_its_own_map_children(stack
         "WriteTraces",
         "StartMapRunChildren",
         "TrackMapRunChildren",
+        "ExportMapResults",
+        "ReadNormalizedFiles",
     }
+    work_arn = stack.output_of("aws:s3/bucket:Bucket", "vp-work", "arn")
+    assert grants["ReadNormalizedFiles"]["Resource"] == [f"{work_arn}/normalized/*"]
+
+
+def test_map_runs_export_their_results_to_the_component_work_bucket(stack: Stack) -> None:
+    """Children's results go to S3 (ResultWriter), not into the execution's 256 KiB state:
+    no bound on how many batches a file may have. The work bucket is not the intake bucket
+    (its objects never reach the intake rule) and forgets its files."""
+    states = definition(stack)["States"]
+    bucket = stack.output_of("aws:s3/bucket:Bucket", "vp-work", "bucket")
+    bucket_arn = stack.output_of("aws:s3/bucket:Bucket", "vp-work", "arn")
+    (lifecycle,) = [
+        r
+        for r in stack.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if r.name == "vp-work-lifecycle"
+    ]
+    assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 14}
+    maps = {name: s for name, s in states.items() if s["Type"] == "Map"}
+    assert maps
+    for name, state in maps.items():
+        assert state["ResultWriter"] == {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": bucket, "Prefix": f"orderflow-work/map-results/{name}"},
+        }
+    grant = role_statements(stack, "vp-workflow-role")["ExportMapResults"]
+    assert grant["Resource"] == [f"{bucket_arn}/orderflow-work/map-results/*"]
+    assert set(grant["Action"]) == set(STEP_FUNCTIONS_RESULT_WRITER_ACTIONS.value)
 
 
 def test_events_role_may_only_start_the_workflow(stack: Stack) -> None:
@@ -361,7 +398,16 @@ def test_workflow_reads_the_file_in_batches_with_a_distributed_map(stack: Stack)
         assert state["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetterFile"}
         ]
-    assert maps["Validate_orders_object"]["ItemReader"]["ReaderConfig"]["ItemsPointer"] == "/orders"
+    # No unverified ASL field: a {"orders": [...]} file is read from InspectFile's bare-array
+    # copy, named (like every file the Map reads) by the inspection's read* fields.
+    for state in maps.values():
+        assert state["ItemReader"]["Parameters"] == {
+            "Bucket.$": "$.file.readBucket",
+            "Key.$": "$.file.readKey",
+            "VersionId.$": "$.file.readVersionId",
+        }
+        assert set(state["ItemReader"]["ReaderConfig"]) == {"InputType"}
+    assert maps["Validate_orders_object"]["ItemReader"]["ReaderConfig"]["InputType"] == "JSON"
     assert maps["Validate_jsonl"]["ItemReader"]["ReaderConfig"]["InputType"] == "JSONL"
     assert states["InspectFile"]["Parameters"]["FunctionName"] == stack.output_of(
         FN, "vp-inspect", "arn"
@@ -439,7 +485,8 @@ def test_prefix_and_suffix_wildcards_escape_user_asterisks() -> None:
 
 def test_brought_bucket_and_table_are_used_not_created(pulumi_harness: PulumiHarness) -> None:
     stack, outputs = build(pulumi_harness, {"bucket_name": "sales-drop", "table_name": "orders"})
-    assert not stack.of_type("aws:s3/bucket:Bucket")
+    # Only the pipeline's own work bucket (Map results) is created, never an intake bucket.
+    assert [b.name for b in stack.of_type("aws:s3/bucket:Bucket")] == ["vp-work"]
     assert not stack.of_type("aws:dynamodb/table:Table")
     assert outputs["bucket_name"] == "sales-drop"
     assert outputs["table_name"] == "orders"

@@ -216,6 +216,40 @@ def test_20000_chargebacks_are_consolidated_from_files_split_over_a_prefix(
     print(f"{BIG} chargebacks from {fmt}: {elapsed:.1f} s")
 
 
+def test_a_fan_out_whose_collected_results_pass_256_kib_succeeds(
+    dev: Emulator, tmp_path: Path
+) -> None:
+    """The file map's children return about half a KiB each: held in state, the results of
+    a prefix of 800 files would pass 256 KiB and fail the Map (States.DataLimitExceeded,
+    even with ResultPath null). Exported by a ResultWriter, any number of files is fine."""
+    message = event("2025-12-20")
+    ids = [f"WIDE-{n:06d}" for n in range(20)]
+    objects = files(message["output_path"], ids, "csv")
+    objects |= {f"{message['output_path']}/_crc/part-{n:04d}.crc": "" for n in range(800)}
+    data = {"chargebacks": chargebacks("WIDE", 20), "objects": objects, "messages": [message]}
+    failures = dev.stack.output_of("aws:s3/bucket:Bucket", "consolidation-failures", "bucket")
+    s3 = dev.client("s3")
+    listed = s3.list_objects_v2(Bucket=failures, Prefix="orderflow-work/map-results/ForEachFile/")
+    before = {o["Key"] for o in listed.get("Contents", [])}
+    report, outcome = run(dev, tmp_path, data)
+    clean(report, outcome)
+    assert len(rows(report, "WIDE-")) == 20
+    assert all(at(item, message) for item in rows(report, "WIDE-").values())
+    listed = s3.list_objects_v2(Bucket=failures, Prefix="orderflow-work/map-results/ForEachFile/")
+    (manifest,) = [
+        o["Key"]
+        for o in listed.get("Contents", [])
+        if o["Key"] not in before and o["Key"].endswith("/manifest.json")
+    ]
+    exported = json.loads(s3.get_object(Bucket=failures, Key=manifest)["Body"].read())
+    assert exported["ResultFiles"]["FAILED"] == []
+    (succeeded,) = exported["ResultFiles"]["SUCCEEDED"]
+    children = json.loads(s3.get_object(Bucket=failures, Key=succeeded["Key"])["Body"].read())
+    assert len(children) == len(objects)  # every listed object ran one child
+    in_state = json.dumps([json.loads(c["Output"]) for c in children], separators=(",", ":"))
+    assert len(in_state.encode()) > 256 * 1024
+
+
 # --- idempotency and order -----------------------------------------------------------------
 
 
@@ -326,6 +360,21 @@ def test_without_read_data_the_mapping_is_denied_and_the_messages_wait_on_the_to
     now = rows({"tables": {"consolidation-chargebacks": table_items(table)}}, "DENIED-")
     assert len(now) == 5
     assert all(at(item, message) for item in now.values())
+
+
+@pytest.mark.parametrize("action", ["s3:PutObject", "s3:ListMultipartUploadParts"])
+def test_a_fan_out_without_a_result_writer_permission_fails_saying_which(
+    dev: Emulator, tmp_path: Path, action: str
+) -> None:
+    """AWS lists four actions a ResultWriter needs on the export; the emulator asks for
+    every one (not just the PutObject it makes), so a missing one fails here too."""
+    message = event("2025-12-21" if action == "s3:PutObject" else "2025-12-22")
+    with without_action(dev, "consolidation-fanout-policy", action):
+        report, _ = consolidation_run(dev, tmp_path, f"NOEXPORT-{action[3:7]}", message, count=3)
+    denied = [d for d in report["iam_denied"] if d["action"] == action]
+    assert denied
+    assert "/orderflow-work/map-results/" in denied[0]["resource"]
+    assert "FAILED" in {e["status"] for e in report["executions"]}
 
 
 def test_the_fan_out_may_list_only_the_allowed_prefix(dev: Emulator) -> None:

@@ -69,6 +69,30 @@ def test_twenty_thousand_records_are_all_accounted_for(dev: Emulator, tmp_path: 
     assert report["invocations"]["validation-validate"] == 20  # batches of 1000
 
 
+def test_a_big_orders_object_is_read_from_its_copy_keeping_every_record_s_source_and_index(
+    dev: Emulator, tmp_path: Path
+) -> None:
+    """No unverified ASL field: InspectFile copies the `orders` array (a 600 KiB file, read in
+    chunks) to the work bucket and the Map reads that; each record still names its file."""
+    records = sales_records(3_000)
+    for record in records:
+        record["order-info"]["orderId"] = "big-object-" + record["order-info"]["orderId"]
+    path = tmp_path / "big-object.json"
+    path.write_text(json.dumps({"orders": records}, indent=1))
+    assert path.stat().st_size > 8 * 64 * 1024
+    report, outcome = _run(dev, path)
+    assert (outcome.records_in, outcome.stored, outcome.dead_lettered) == (3_000, 2_250, 750)
+    key = "incoming/big-object.json"
+    letters = _letters(report, key)
+    assert sorted(letter["source"]["recordIndex"] for letter in letters) == list(range(0, 3_000, 4))
+    assert all(letter["record"] == records[letter["source"]["recordIndex"]] for letter in letters)
+    stored = [i for i in report["tables"]["validation-orders"] if i["sourceKey"] == key]
+    assert len(stored) == 2_250
+    work = dev.stack.output_of("aws:s3/bucket:Bucket", "validation-work", "bucket")
+    copies = dev.client("s3").list_objects_v2(Bucket=work, Prefix="normalized/")["Contents"]
+    assert copies
+
+
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [

@@ -56,12 +56,9 @@ STATELINT_SUPPRESSIONS = (
         "CSVHeaderLocation",
         "FIRST_ROW or GIVEN for CSV item readers (AWS Step Functions ItemReader docs)",
     ),
-    StatelintSuppression(
-        "ItemsPointer",
-        "JSON Pointer to a nested array in a JSON object file; the validation workflow "
-        "assumes it (AWS-FACTS.md marks reading a nested array as unverified)",
-    ),
 )
+# No `ItemsPointer`: it is unverified (STEP_FUNCTIONS_READER_ITEMS_POINTER), so no generated
+# workflow may use it, and statelint reporting it would fail this test.
 MAX_RETRY_ATTEMPTS = 10  # per retrier; bounds the cost of a persistent failure
 
 

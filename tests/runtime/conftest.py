@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
-from validation_support import BUCKET, QUEUE, TABLE, Aws, FakeLambdaContext
+from validation_support import BUCKET, QUEUE, TABLE, WORK_BUCKET, Aws, FakeLambdaContext
 
 from runtime.common import clients
 
@@ -34,6 +34,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         dynamodb = boto3.client("dynamodb")
         sqs = boto3.client("sqs")
         s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket=WORK_BUCKET)  # InspectFile's normalized copies
         dynamodb.create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
@@ -43,6 +44,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         monkeypatch.setenv("TABLE_NAME", TABLE)
         monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue_url)
+        monkeypatch.setenv("WORK_BUCKET", WORK_BUCKET)
         monkeypatch.delenv("PIPELINE_NAME", raising=False)
         yield Aws(s3, dynamodb, sqs, BUCKET, TABLE, queue_url)
 

@@ -7,17 +7,27 @@ import logging
 from typing import Any
 
 import pytest
-from validation_support import BUCKET, SAMPLES, Aws, FakeLambdaContext, valid_record
+from validation_support import (
+    BUCKET,
+    SAMPLES,
+    WORK_BUCKET,
+    Aws,
+    FakeLambdaContext,
+    valid_record,
+)
 
 from runtime.common import clients
 from runtime.common.dead_letter import dead_letter_id
 from runtime.validation import handler
 from runtime.validation.file_format import SNIFF_BYTES
+from runtime.validation.normalize import normalized_key
 
 OUTPUT_KEYS = {
     "bucket",
     "key",
     "versionId",
+    "readBucket",
+    "readKey",
     "readVersionId",
     "size",
     "ingestedAt",
@@ -108,6 +118,9 @@ def test_seed_file_from_eventbridge(aws: Aws, context: FakeLambdaContext) -> Non
         "bucket": BUCKET,
         "key": "incoming/mock-data.json",
         "versionId": None,
+        # The Map reads the orders array's copy in the work bucket, not the file itself.
+        "readBucket": WORK_BUCKET,
+        "readKey": normalized_key(BUCKET, "incoming/mock-data.json", None),
         "readVersionId": "null",
         "size": len(data),
         "ingestedAt": last_modified(head),
@@ -253,21 +266,26 @@ class RecordingS3:
         return self.real.head_object(**kwargs)
 
     def get_object(self, **kwargs: Any) -> Any:
-        self.ranges.append(kwargs["Range"])
+        self.ranges.append(kwargs.get("Range", "whole object"))
         return self.real.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # uploads of a normalized copy
+        return getattr(self.real, name)
 
 
 def test_large_file_is_sniffed_with_one_ranged_get(
     aws: Aws, context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = json.dumps({"orders": [valid_record(i) for i in range(3000)]}).encode()
+    # A bare array is read by the Map in place: InspectFile only sniffs its first bytes.
+    data = json.dumps([valid_record(i) for i in range(3000)]).encode()
     assert len(data) > 4 * SNIFF_BYTES
     upload(aws, "big.json", data)
     recorder = RecordingS3(aws.s3)
     real_client = clients.client
     monkeypatch.setattr(clients, "client", lambda s: recorder if s == "s3" else real_client(s))
     result = inspect(s3_event("big.json", len(data)), context)
-    assert (result["format"], result["size"]) == ("orders_object", len(data))
+    assert (result["format"], result["size"]) == ("json_array", len(data))
+    assert (result["readBucket"], result["readKey"]) == (BUCKET, "big.json")
     assert recorder.ranges == [f"bytes=0-{SNIFF_BYTES - 1}"]
 
 

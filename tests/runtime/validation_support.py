@@ -11,6 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "validation"
 
 BUCKET = "orderflow-uploads"
+WORK_BUCKET = "orderflow-work"
 TABLE = "orderflow-orders"
 QUEUE = "orderflow-dead-letters"
 

@@ -28,6 +28,7 @@ INSPECT = f"{FN}inspect-file"
 VALIDATE = f"{FN}validate-batch"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters"
 BUCKET = "orderflow-uploads"
+WORK_BUCKET = "orderflow-work"
 BATCH_SIZE = 2
 
 SAMPLE_FILES = {
@@ -50,10 +51,13 @@ def definition(child_type: str = "EXPRESS") -> dict[str, Any]:
 
 def inspection(key: str, file_format: str, **overrides: Any) -> dict[str, Any]:
     """What the InspectFile Lambda returns."""
+    copied = file_format == "orders_object"  # InspectFile reads `orders` from its copy
     return {
         "bucket": BUCKET,
         "key": key,
         "versionId": "v-1",
+        "readBucket": WORK_BUCKET if copied else BUCKET,
+        "readKey": f"normalized/{key}" if copied else key,
         "readVersionId": "v-1-read",
         "size": 1234,
         "ingestedAt": "2024-05-01T12:00:00Z",
@@ -80,6 +84,11 @@ def pipeline(
     dispatcher.on(SQS_SEND, lambda params: {"MessageId": "m-1"})
     if body is not None:
         dispatcher.put_object(BUCKET, key, body)
+    if body is not None and file_format == "orders_object":
+        # What InspectFile leaves for the Map: the `orders` array as a bare JSON array.
+        parsed = json.loads(body)
+        orders = parsed.get("orders") if isinstance(parsed, dict) else parsed
+        dispatcher.put_object(WORK_BUCKET, f"normalized/{key}", json.dumps(orders))
     interpreter = machine(definition(child_type), dispatcher)
     return interpreter.execute({"bucket": BUCKET, "key": key}, "upload-1"), dispatcher
 
@@ -98,8 +107,13 @@ def test_each_readable_format_is_validated_in_batches(file_format: str, child_ty
     assert sum(child.output["stored"] for child in result.children) == records
 
     read = dispatcher.calls_to(S3_GET_OBJECT)
+    copied = file_format == "orders_object"
     assert [call.parameters for call in read] == [
-        {"Bucket": BUCKET, "Key": filename, "VersionId": "v-1-read"}
+        {
+            "Bucket": WORK_BUCKET if copied else BUCKET,
+            "Key": f"normalized/{filename}" if copied else filename,
+            "VersionId": "v-1-read",
+        }
     ]
     batches = [call.parameters["Payload"] for call in dispatcher.calls_to(VALIDATE)]
     assert [item["index"] for batch in batches for item in batch["Items"]] == list(range(records))
@@ -182,10 +196,10 @@ def test_failing_batch_exceeds_zero_tolerance_and_dead_letters_the_file() -> Non
     assert letter["error"] == "States.ExceedToleratedFailureThreshold"
     child = result.children[0]
     assert child.status == "FAILED"
-    # 1 try + 2 retries of States.TaskFailed (batch_retry_attempts=2), each one a transition
-    assert len(dispatcher.calls_to(VALIDATE)) == 3
-    assert child.state_transitions == 1 + 1 + 2
-    assert 0 < child.virtual_seconds <= 2 + 4
+    # 1 try + 3 retries of States.TaskFailed (batch_retry_attempts=3), each one a transition
+    assert len(dispatcher.calls_to(VALIDATE)) == 4
+    assert child.state_transitions == 1 + 1 + 3
+    assert 0 < child.virtual_seconds <= 2 + 4 + 8
 
 
 def test_transient_lambda_errors_are_retried_inside_the_child() -> None:
