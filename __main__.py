@@ -96,6 +96,6 @@ if consolidation_settings:
     pulumi.export("consolidationTableName", consolidation.table_name)
     pulumi.export("consolidationStateMachineArn", consolidation.state_machine_arn)
     pulumi.export("consolidationDeadLetterQueueUrl", consolidation.dead_letter_queue_url)
-    pulumi.export("consolidationLedgerTableName", consolidation.consolidations_table_name)
+    pulumi.export("consolidationConsolidationsTableName", consolidation.consolidations_table_name)
     pulumi.export("consolidationEventSourceMappingId", consolidation.event_source_mapping_id)
     pulumi.export("consolidationConsumerFunctionName", consolidation.consumer_function_name)

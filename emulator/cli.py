@@ -211,12 +211,7 @@ def print_summary(report: dict[str, Any], outcome: Outcome, path: Path, out: Tex
     """A readable account of one input's run."""
     resolved = path.resolve()
     shown = resolved.relative_to(REPO_ROOT) if resolved.is_relative_to(REPO_ROOT) else path
-    lines = [f"{report['pipeline']} <- {shown} ({outcome.label})"]
-    lines.append(f"  records in      {outcome.records_in}")
-    lines.append(f"  stored          {outcome.stored}")
-    lines.append(f"  dead-lettered   {outcome.dead_lettered}")
-    lines += [f"      {reason}: {count}" for reason, count in sorted(outcome.reasons.items())]
-    lines += [f"  {detail}" for detail in outcome.details]
+    lines = [f"{report['pipeline']} <- {shown} ({outcome.label})", *outcome.lines()]
     statuses: dict[str, int] = {}
     for execution in report["executions"]:
         statuses[execution["status"]] = statuses.get(execution["status"], 0) + 1

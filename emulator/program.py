@@ -50,6 +50,8 @@ class Recorded:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What a component registered as its outputs (`register_outputs`), resolved."""
 
     def policy(self, key: str = "policy") -> dict[str, Any]:
         """A JSON policy/definition input, parsed."""
@@ -174,6 +176,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 record.parent = request.parent
                 record.dependencies = list(request.dependencies)
         return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        outputs = pulumi.runtime.rpc.deserialize_properties(request.outputs)
+        with self.lock:
+            for record in self.recorder.resources:
+                if record.urn == request.urn:
+                    record.outputs = dict(outputs)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def run_program(

@@ -1,4 +1,4 @@
-"""`python -m orderflow_ops replay list | inspect ID | redrive [--dry-run]`, and `verify`.
+"""`python -m orderflow_ops replay list | inspect ID | redrive [--dry-run]`, `verify`, `smoke`.
 
 Exit codes: 0 done (a dry run or skips included), 1 some redrive failed (its messages
 were released, nothing is lost; fix and run again), 2 usage or resolution error.
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from orderflow_ops import smoke as smoke_command
 from orderflow_ops.clients import Clients, build_redrivers
 from orderflow_ops.messages import Letter
 from orderflow_ops.queue import DEFAULT_HOLD_SECONDS, DeadLetterQueue
@@ -85,6 +86,7 @@ def parser() -> argparse.ArgumentParser:
     )
     again.add_argument("--limit", type=int, help="receive at most this many messages")
     verify_command.add_parser(tools, _aws())
+    smoke_command.add_parser(tools, _aws())
     return root
 
 
@@ -124,8 +126,12 @@ def main(
     """Run one command; `clients`/`client_maker` let tests pass moto-backed or stubbed clients."""
     stream = out if out is not None else sys.stdout
     args = parser().parse_args(argv)
-    if args.tool == "verify":
-        return verify_command.run(args, client_maker(args), stream)
+    checks: dict[str, Callable[[argparse.Namespace, Any, TextIO], int]] = {
+        "verify": verify_command.run,
+        "smoke": smoke_command.run,
+    }
+    if args.tool in checks:
+        return checks[args.tool](args, client_maker(args), stream)
     try:
         targets = resolve(
             load_outputs(args.stack_outputs),

@@ -4,38 +4,30 @@ A scenario names the component it exercises (type and logical name in the dev st
 the tables, queues, functions and state machines that belong to it are that
 component's resources, found in the deployed stack. A new pipeline is a new scenario
 module registered in `emulator.scenarios`, not a new engine.
+
+`Outcome` and `ScenarioInputError` are the shared runner's (`orderflow_ops.scenarios`):
+a pipeline converted to it (validation) feeds and accounts through boto3 clients and the
+component's outputs only, the code `python -m orderflow_ops smoke` runs on AWS.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from emulator.program import Recorded
+from orderflow_ops.scenarios.base import (
+    Outcome,
+    PipelineOutputs,
+    ScenarioClients,
+    ScenarioInputError,
+)
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
 
-
-class ScenarioInputError(ValueError):
-    """An input file that is not of the shape its pipeline's scenario documents."""
-
-
-@dataclass
-class Outcome:
-    """Where the records of one input ended up, and what does not add up."""
-
-    label: str
-    records_in: int
-    stored: int
-    dead_lettered: int
-    reasons: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    """Extra summary lines a pipeline wants shown (e.g. per-pipe counts)."""
+__all__ = ["Outcome", "Scenario", "ScenarioInputError"]
 
 
 class Scenario(ABC):
@@ -49,6 +41,14 @@ class Scenario(ABC):
 
     def component(self, emulator: Emulator) -> Recorded:
         return emulator.stack.one(self.component_type, self.component_name)
+
+    def outputs(self, emulator: Emulator) -> PipelineOutputs:
+        """The component's outputs, keyed as the stack exports them (what `smoke` reads)."""
+        return PipelineOutputs.of_component(self.name, self.component(emulator).outputs)
+
+    def clients(self, emulator: Emulator) -> ScenarioClients:
+        """The shared runner's clients, moto-backed (the emulator's own, unchecked by IAM)."""
+        return ScenarioClients.using(emulator.client, wait_seconds=0)
 
     def resource(self, emulator: Emulator, typ: str, role: str) -> Recorded:
         """The component's resource named `<component>-<role>`."""

@@ -1,64 +1,35 @@
-"""The ValidationPipeline scenario: a sales file uploaded as `incoming/<basename>`.
+"""The ValidationPipeline scenario on the emulator: the shared runner's, unchanged.
 
-Accounting: every record of the file is either an item in the orders table (by its
-`sourceKey` and `recordIndex`) or a record dead letter naming the file and index; a file
-that cannot be read as records (garbage, empty) must produce exactly one file-level dead
-letter naming it. If the rule could not deliver the file's S3 event, the event in the
-delivery dead-letter queue accounts for the whole file (it can be replayed).
+Feeding and accounting are `orderflow_ops.scenarios.validation`'s, through the
+emulator's boto3 clients and the component's outputs: exactly what `smoke` runs on AWS.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator.scenarios.base import Outcome, Scenario
-from emulator.services.eventbridge import s3_key_in_event
+from orderflow_ops.scenarios.validation import KEY_PREFIX, Upload, count_records
+from orderflow_ops.scenarios.validation import ValidationScenario as Runner
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
 
-KEY_PREFIX = "incoming/"
-
-
-def count_records(data: bytes) -> int | None:
-    """Records in a sales file as the pipeline reads it; None when it is not a record file.
-
-    A JSON array or `{"orders": [...]}` holds its elements; otherwise every non-blank
-    line of a file of JSON lines is one record.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return _json_lines(text)
-    if isinstance(document, list):
-        return len(document)
-    if isinstance(document, dict) and isinstance(document.get("orders"), list):
-        return len(document["orders"])
-    return None
-
-
-def _json_lines(text: str) -> int | None:
-    lines = [line for line in text.splitlines() if line.strip()]
-    try:
-        for line in lines:
-            json.loads(line)
-    except ValueError:
-        return None
-    return len(lines) or None
+__all__ = ["KEY_PREFIX", "Fed", "ValidationScenario", "count_records"]
 
 
 @dataclass(frozen=True)
-class Upload:
-    key: str
-    records: int | None
+class Fed:
+    """The upload, and the emulator it went to (accounting reads it through its clients)."""
+
+    emulator: Emulator
+    upload: Upload
+
+    @property
+    def key(self) -> str:
+        return self.upload.key
 
 
 class ValidationScenario(Scenario):
@@ -66,60 +37,11 @@ class ValidationScenario(Scenario):
     component_type = "orderflow:index:ValidationPipeline"
     component_name = "validation"
     samples = "samples/validation"
+    runner = Runner()
 
-    def feed(self, emulator: Emulator, path: Path) -> Upload:
-        data = path.read_bytes()
-        bucket = self.resource(emulator, "aws:s3/bucket:Bucket", "bucket").state["bucket"]
-        key = KEY_PREFIX + path.name
-        emulator.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
-        return Upload(key, count_records(data))
+    def feed(self, emulator: Emulator, path: Path) -> Fed:
+        return Fed(emulator, self.runner.feed(self.clients(emulator), self.outputs(emulator), path))
 
-    def outcome(self, report: dict[str, Any], fed: Upload) -> Outcome:
-        stored = [
-            item
-            for item in report["tables"][f"{self.component_name}-orders"]
-            if item.get("sourceKey") == fed.key
-        ]
-        letters = [
-            body
-            for body in report["queues"][f"{self.component_name}-dlq"]
-            if isinstance(body, dict) and (body.get("source") or {}).get("key") == fed.key
-        ]
-        # An S3 event the rule could not deliver: the file waits in the delivery DLQ.
-        undelivered = [
-            event
-            for event in report["queues"][f"{self.component_name}-delivery-dlq"]
-            if isinstance(event, dict)
-            and event.get("detail", {}).get("object", {}).get("key") == s3_key_in_event(fed.key)
-        ]
-        record_letters = [b for b in letters if "recordIndex" in b["source"]]
-        file_letters = [b for b in letters if "recordIndex" not in b["source"]]
-        outcome = Outcome(
-            label=fed.key,
-            records_in=fed.records if fed.records is not None else 0,
-            stored=len(stored),
-            dead_lettered=len(letters) + len(undelivered),
-            reasons=Counter(
-                [str(b.get("reason")) for b in letters] + ["undelivered_event"] * len(undelivered)
-            ),
-        )
-        if undelivered:
-            return outcome
-        if fed.records is None or file_letters:
-            # Dead-lettered whole (records a failed read stored before are extra, not lost).
-            if len(file_letters) != 1:
-                outcome.problems.append(
-                    f"expected one dead letter for the whole file, found {len(file_letters)}"
-                )
-            return outcome
-        seen = Counter(
-            [int(i["recordIndex"]) for i in stored]
-            + [int(b["source"]["recordIndex"]) for b in record_letters]
-        )
-        missing = sorted(set(range(fed.records)) - set(seen))
-        repeated = sorted(index for index, count in seen.items() if count > 1)
-        if missing:
-            outcome.problems.append(f"{len(missing)} record(s) lost, e.g. indexes {missing[:5]}")
-        if repeated:
-            outcome.problems.append(f"record(s) both stored and dead-lettered: {repeated[:5]}")
-        return outcome
+    def outcome(self, report: dict[str, Any], fed: Fed) -> Outcome:
+        emulator = fed.emulator
+        return self.runner.outcome(self.clients(emulator), self.outputs(emulator), fed.upload)

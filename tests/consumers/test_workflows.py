@@ -12,7 +12,7 @@ import pytest
 import yaml
 from consumers_support import WORKFLOWS
 
-NAMES = ("test.yml", "preview.yml", "deploy.yml")
+NAMES = ("test.yml", "preview.yml", "deploy.yml", "aws-smoke.yml")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@(v\d+|[0-9a-f]{40})$")
 
 
@@ -99,7 +99,48 @@ def test_main_is_deployed_behind_the_production_environment() -> None:
     assert deploy["policyPacks"] == "policy"
 
 
-@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_the_preview_runs_verify_with_credentials_before_pulumi() -> None:
+    listed = steps(load("preview.yml"))
+    verify = next(
+        i for i, s in enumerate(listed) if "orderflow_ops verify --from-program" in s.get("run", "")
+    )
+    credentials = next(
+        i for i, s in enumerate(listed) if s.get("uses", "").startswith("aws-actions/")
+    )
+    pulumi = next(i for i, s in enumerate(listed) if s.get("uses", "").startswith("pulumi/"))
+    assert credentials < verify < pulumi
+
+
+def test_the_aws_smoke_deploys_an_ephemeral_stack_checks_it_and_always_destroys_it() -> None:
+    workflow = load("aws-smoke.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch", "schedule"}
+    assert workflow["on"]["schedule"][0]["cron"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    job = only_job(workflow)
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "github.run_id" in job["env"]["STACK"], "one stack per run: nothing shared"
+    credentials = action(workflow, "aws-actions/configure-aws-credentials")
+    assert re.search(r"@[0-9a-f]{40}$", credentials["uses"]), "pinned by commit SHA"
+    assert credentials["with"]["role-to-assume"].startswith("${{ vars.")
+    listed = steps(workflow)
+    pulumi = [(i, s) for i, s in enumerate(listed) if s.get("uses", "").startswith("pulumi/")]
+    commands = [s["with"]["command"] for _, s in pulumi]
+    assert commands == ["up", "destroy"]
+    (up, up_step), (destroy, destroy_step) = pulumi
+    assert up_step["with"]["stack-name"] == destroy_step["with"]["stack-name"] == "${{ env.STACK }}"
+    assert destroy_step["if"] == "always()"
+    assert destroy_step["with"]["remove"] is True
+    assert destroy == len(listed) - 1, "destroy is the last step"
+    runs = [(i, s["run"]) for i, s in enumerate(listed) if "run" in s]
+    verify = next(i for i, r in runs if "orderflow_ops verify --stack-outputs" in r)
+    smoke = next(i for i, r in runs if "orderflow_ops smoke --stack-outputs" in r)
+    saved = next(i for i, r in runs if "pulumi stack output --json" in r)
+    assert up < saved < verify < smoke < destroy
+    copied = next(r for _, r in runs if r.startswith("cp Pulumi.dev.yaml"))
+    assert '"Pulumi.${STACK}.yaml"' in copied, "the ephemeral stack takes the dev settings"
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "aws-smoke.yml"])
 def test_the_program_s_virtualenv_is_installed_before_pulumi_runs(name: str) -> None:
     """pulumi/actions runs natively: Pulumi.yaml's .venv must exist first."""
     listed = steps(load(name))
