@@ -288,9 +288,11 @@ STEP_FUNCTIONS_RESULT_WRITER_RESOURCE: Final = Fact(
 STEP_FUNCTIONS_RESULT_WRITER_ACTIONS: Final = Fact(
     ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"),
     _SFN_RESULT_WRITER + "#resultwriter-iam-policies",
+    verified=False,
     note=(
         "On the objects under the export prefix. The page's IAM section was not readable "
-        "here; these four are what AWS CDK's ResultWriter.providePolicyStatements grants."
+        "here; these four are what AWS CDK's ResultWriter.providePolicyStatements grants. "
+        "Granting all four works whether AWS needs each or only PutObject."
     ),
 )
 STEP_FUNCTIONS_READER_ITEMS_POINTER: Final = Fact(
