@@ -18,8 +18,9 @@ from botocore.stub import Stubber
 from pulumi_harness import PulumiHarness
 
 from orderflow.aws_facts import ACCESS_ANALYZER_RESOURCE_TYPES
-from orderflow_ops.cli import main
+from orderflow_ops.cli import main, parser
 from orderflow_ops.verify import Document, documents_from_stack, verify_documents
+from orderflow_ops.verify import command as verify_command
 from orderflow_ops.verify.checks import API_ERROR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -363,3 +364,24 @@ def test_verify_needs_a_source_of_documents() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["verify"], client_maker=lambda _: client)
     assert exited.value.code == 2
+
+
+def test_from_program_checks_the_program_s_documents_and_reports_json(stubs: Stubs) -> None:
+    stubs["stepfunctions"].add_response(
+        "validate_state_machine_definition",
+        {"result": "OK", "diagnostics": []},
+        {"definition": DEFINITION, "severity": "WARNING", "type": "EXPRESS"},
+    )
+    args = parser().parse_args(["verify", "--from-program", "--stack", "dev", "--json"])
+    asked: list[str] = []
+
+    def program(stack: str) -> list[Document]:
+        asked.append(stack)
+        return [machine()]
+
+    out = io.StringIO()
+    assert verify_command.run(args, stubs.make, out, from_program=program) == 0
+    assert asked == ["dev"]
+    report = json.loads(out.getvalue())
+    assert report == {"ok": True, "checked": ["state machine wf"], "findings": []}
+    stubs.assert_all_called()
