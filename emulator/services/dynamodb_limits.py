@@ -445,7 +445,8 @@ class DynamoDBLimits:
 
     def _charge(self, table: Table, item: WireItem | None, key: WireItem) -> None:
         """Single-item writes; a transaction is charged as a whole before it starts."""
-        if self.throttle.enabled and self._transaction() is None:
+        batch = getattr(self._local, "batch", False)
+        if self.throttle.enabled and self._transaction() is None and not batch:
             self.throttle.charge(table, dict(key), units=write_units(item))
 
     def _write(self, table: Table, key: WireItem, apply: Callable[[], Any]) -> Any:
@@ -512,9 +513,42 @@ class DynamoDBLimits:
                     )
                     if problem:
                         raise _Invalid(problem)
-            return original(handler)
+            if not self.throttle.enabled:
+                return original(handler)
+            return self._throttled_batch(handler, original, requests)
 
         return batch_write_item
+
+    def _throttled_batch(
+        self, handler: DynamoHandler, original: Callable[..., Any], requests: dict[str, Any]
+    ) -> Any:
+        """Throttled entries come back in UnprocessedItems; all of them throttled is an error."""
+        accepted: dict[str, list[Any]] = {}
+        unprocessed: dict[str, list[Any]] = {}
+        refusal: DynamodbException | None = None
+        for table_name, entries in requests.items():
+            table = handler.dynamodb_backend.get_table(table_name)
+            for entry in entries:
+                put = entry.get("PutRequest")
+                key = put["Item"] if put else entry["DeleteRequest"]["Key"]
+                try:
+                    units = write_units(put["Item"] if put else None)
+                    self.throttle.charge(table, dict(key), units=units)
+                    accepted.setdefault(table_name, []).append(entry)
+                except DynamodbException as exc:
+                    refusal = exc
+                    unprocessed.setdefault(table_name, []).append(entry)
+        if not accepted and refusal is not None:
+            raise refusal
+        handler.body["RequestItems"] = accepted
+        self._local.batch = True  # charged above, entry by entry
+        try:
+            result = original(handler)
+        finally:
+            self._local.batch = False
+            handler.body["RequestItems"] = requests
+        result.result["UnprocessedItems"] = unprocessed
+        return result
 
     def _put_item(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def put_item(

@@ -415,3 +415,40 @@ def test_writes_beyond_a_partitions_throughput_are_throttled_when_enabled(
     finally:
         throttle.enabled = False
         throttle.clock = bare.clock.now
+
+
+def test_throttled_batch_entries_come_back_unprocessed(bare: Emulator, dynamodb: Any) -> None:
+    """BatchWriteItem does not fail for throttling: what was refused is UnprocessedItems."""
+    throttle = bare.dynamodb_limits.throttle
+    item = {"pk": {"S": "hot-batch"}, "blob": {"S": "x" * 100_000}}  # 98 units each
+    frozen = bare.clock.now() + 100  # a second nothing else has written in
+    fitting = DYNAMODB_PARTITION_MAX_WCU_PER_SECOND.value // limits.write_units(item)
+    requests = [
+        {"PutRequest": {"Item": {**item, "pk": {"S": f"hot-batch-{i}"}}}}
+        for i in range(fitting + 2)
+    ]
+    throttle.enabled = True
+    throttle.clock = lambda: frozen
+    try:
+        # Every key its own partition, the table under on-demand's rate: all written.
+        response = dynamodb.batch_write_item(RequestItems={TABLE: requests})
+        assert response["UnprocessedItems"] == {}
+        hot = [{"PutRequest": {"Item": {**item, "pk": {"S": "one-hot-key"}}}}]
+        for _ in range(fitting):
+            dynamodb.batch_write_item(RequestItems={TABLE: hot})
+        with pytest.raises(ClientError) as exc:  # all of a batch throttled: an error
+            once().batch_write_item(RequestItems={TABLE: hot})
+        assert exc.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+        mixed = [*hot, {"PutRequest": {"Item": {"pk": {"S": "cool-key"}}}}]
+        response = dynamodb.batch_write_item(RequestItems={TABLE: mixed})
+        assert response["UnprocessedItems"] == {TABLE: hot}
+        assert stored(dynamodb, "cool-key") is not None
+    finally:
+        throttle.enabled = False
+        throttle.clock = bare.clock.now
+
+
+def once() -> Any:
+    """A client that does not retry (botocore retries throttling errors on its own)."""
+    no_retries = Config(retries={"mode": "standard", "max_attempts": 1})
+    return boto3.client("dynamodb", region_name=REGION, config=no_retries)
