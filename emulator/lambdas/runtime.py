@@ -218,13 +218,32 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 class LoadedFunction:
-    """One function's execution environment: modules, handler, log; kept warm."""
+    """One function's execution environment: modules, handler, log; kept warm.
 
-    def __init__(self, config: FunctionConfig) -> None:
+    An environment runs one invocation at a time, as on Lambda: an invocation that
+    arrives while this one is busy (interleaved work, or a handler invoking its own
+    function) gets another environment of the function (`spares`, each with its own
+    cold start and module state), all writing to the function's one log.
+    """
+
+    def __init__(self, config: FunctionConfig, log: FunctionLog | None = None) -> None:
         self.config = config
         self.modules = IsolatedModules(config.code_dir)
-        self.log = FunctionLog()
+        self.log = log if log is not None else FunctionLog()
         self.handler: Callable[[Any, Any], Any] | None = None
+        self.busy = False
+        self.spares: list[LoadedFunction] = []
+
+    def idle_environment(self) -> LoadedFunction:
+        """This environment if it is free, else a free (or new) one of the same function."""
+        if not self.busy:
+            return self
+        for spare in self.spares:
+            if not spare.busy:
+                return spare
+        spare = LoadedFunction(self.config, self.log)
+        self.spares.append(spare)
+        return spare
 
     def environment(self, request_id: str) -> dict[str, str]:
         c = self.config
@@ -289,7 +308,14 @@ class LambdaRuntime:
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         """Run the handler once (importing it first if cold) and report the outcome."""
-        function = self.get(name_or_arn)
+        function = self.get(name_or_arn).idle_environment()
+        function.busy = True
+        try:
+            return self._invoke(function, event)
+        finally:
+            function.busy = False
+
+    def _invoke(self, function: LoadedFunction, event: Any) -> Invocation:
         config = function.config
         request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         started = self._clock()

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 
 from emulator.lambdas.archive import materialise
-from emulator.lambdas.runtime import FunctionConfig, LambdaRuntime
+from emulator.lambdas.runtime import FunctionConfig, Invocation, LambdaRuntime
 
 HANDLER = """
 import os
@@ -175,6 +175,31 @@ def test_running_past_the_timeout_is_sandbox_timedout(
     assert invocation.error["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 3.00 seconds" in invocation.error["errorMessage"]
     assert invocation.billed_ms >= 3500
+
+
+def test_an_invocation_while_the_environment_is_busy_gets_another_environment(
+    runtime: LambdaRuntime,
+) -> None:
+    """As on Lambda, one environment runs one invocation at a time: a second one arriving
+    meanwhile (interleaved work, a function invoking itself) gets its own, whose module
+    state is its own; both write to the function's log."""
+    config = runtime.get("orders").config
+    runtime.register(
+        FunctionConfig(**{**vars(config), "name": "pair", "handler": "runtime.handler.slow"})
+    )
+    inner: list[Invocation] = []
+
+    def invoke_again() -> None:
+        inner.append(runtime.invoke("pair", {"spend_time": lambda: None}))
+
+    outer = runtime.invoke("pair", {"spend_time": invoke_again})
+    assert (outer.payload, inner[0].payload) == ("done", "done")
+    function = runtime.get("pair")
+    assert len(function.spares) == 1
+    assert function.spares[0].log is function.log
+    assert function.spares[0].modules is not function.modules
+    runtime.invoke("pair", {"spend_time": invoke_again})  # both free again: both reused
+    assert len(function.spares) == 1
 
 
 def test_durations_are_billed_in_whole_milliseconds(runtime: LambdaRuntime) -> None:

@@ -8,7 +8,7 @@ interleaving: `Emulator(interleave=seed)` or `python -m emulator run ... --inter
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,3 +32,20 @@ def interleaved(
     with Emulator(interleave=seed, express_at_least_once=express_at_least_once) as emulator:
         emulator.deploy_program(PROGRAMS[pipeline], dev_config(pipeline, **overrides))
         yield emulator
+
+
+def some_seed_interleaves(emulator: Emulator, run: Callable[[int], object]) -> int:
+    """Run `run(seed)` for fresh seeds until one preempts a unit at an AWS call.
+
+    A single seed may well run its units one after another (that is one of the
+    interleavings); the races are only exercised if some seeds do not. Seeds from 1000
+    on, so the data of `run` does not collide with the per-seed tests'.
+    """
+    scheduler = emulator.interleaver
+    assert scheduler is not None
+    for seed in range(1000, 1020):
+        scheduler.reseed(seed)
+        run(seed)
+        if scheduler.preemptions:
+            return seed
+    raise AssertionError("no seed interleaved the concurrent units")
