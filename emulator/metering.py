@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from emulator.arns import queue_arn_from_url
 from emulator.services.dynamodb_images import ItemWrite, WriteCapture, capture
+from emulator.services.dynamodb_limits import item_size
 from emulator.states.model import ExecutionResult
 from orderflow.aws_facts import (
     DYNAMODB_READ_UNIT_BYTES,
@@ -46,33 +47,6 @@ _TRANSACTIONAL: Final = DYNAMODB_TRANSACTION_UNIT_FACTOR.value
 _FAILED_WRITE_ERRORS: Final = frozenset(
     {"ConditionalCheckFailedException", "TransactionCanceledException"}
 )
-
-
-_SCALAR_SIZES: dict[str, Callable[[Any], int]] = {
-    "S": lambda v: len(str(v).encode()),
-    "N": lambda v: len(str(v).strip("-").replace(".", "").lstrip("0")) // 2 + 2,
-    "B": lambda v: len(v) if isinstance(v, bytes) else len(str(v)) * 3 // 4,
-    "BOOL": lambda v: 1,
-    "NULL": lambda v: 1,
-}
-
-
-def attribute_size(value: Mapping[str, Any]) -> int:
-    """Approximate stored size of one DynamoDB attribute value (typed JSON)."""
-    ((kind, inner),) = value.items()
-    if kind in _SCALAR_SIZES:
-        return _SCALAR_SIZES[kind](inner)
-    if kind in ("SS", "NS", "BS"):
-        return sum(_SCALAR_SIZES[kind[0]](v) for v in inner)
-    if kind == "L":
-        return 3 + sum(1 + attribute_size(v) for v in inner)
-    if kind == "M":
-        return 3 + item_size(inner) + len(inner)
-    raise ValueError(f"unknown DynamoDB type {kind}")
-
-
-def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
-    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
 
 
 def _units(size: int, unit: int) -> int:
