@@ -78,7 +78,8 @@ class ValidationPipelineArgs(CommonArgs, total=False):
     key_prefix: str
     """Only objects under this prefix are processed (default `incoming/`)."""
     key_suffixes: Sequence[str]
-    """Only objects ending with one of these are processed (default `.json`, `.jsonl`)."""
+    """Only objects ending with one of these, in any case, are processed (default `.json`,
+    `.jsonl`); other keys under the prefix end their execution as `ignored`."""
     batch_size: int
     """Records per validation Lambda invocation (default 1000, at most 10,000)."""
     max_concurrency: int
@@ -218,6 +219,7 @@ class ValidationPipeline(pulumi.ComponentResource):
                     "DEAD_LETTER_QUEUE_URL": records_dlq.url,
                     "PIPELINE_NAME": name,
                     "WORK_BUCKET": work.bucket,
+                    "KEY_SUFFIXES": ",".join(suffixes),
                 },
                 # One vCPU: copying a {"orders": [...]} file's array runs at about 10 MB/s.
                 memory_mb=INSPECT_MEMORY_MB,
@@ -352,24 +354,23 @@ class ValidationPipeline(pulumi.ComponentResource):
 
 
 def object_created_pattern(bucket: str, key_prefix: str, suffixes: Sequence[str]) -> dict[str, Any]:
-    """EventBridge pattern for new objects in `bucket` under `key_prefix` with a suffix.
+    """EventBridge pattern for new objects in `bucket` under `key_prefix`.
 
-    A wildcard expresses prefix AND suffix on the one key field; `*` inside the user's
-    prefix or suffix is escaped so it matches literally.
+    The suffix is not part of the pattern: people export `ORDERS.JSON` as often as
+    `orders.json`, and EventBridge can match a prefix and a suffix of one field together
+    only with a `wildcard`, which is case-sensitive (`{"suffix": {"equals-ignore-case":
+    ...}}` ignores case but cannot be ANDed with a prefix on the same field). A suffix-only
+    rule would start the workflow for every matching object anywhere in the bucket instead.
+    So the rule selects the prefix, and InspectFile checks `key_suffixes` ignoring case
+    (`runtime.validation.exports.accepts_key`): another key ends the execution as
+    `ignored`, neither read nor dead-lettered. `suffixes` is kept for that check's sake.
     """
-
-    def escape(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("*", "\\*")
-
+    del suffixes  # checked by InspectFile (KEY_SUFFIXES), see above
+    key: dict[str, Any] = {"prefix": key_prefix} if key_prefix else {"exists": True}
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {
-            "bucket": {"name": [bucket]},
-            "object": {
-                "key": [{"wildcard": f"{escape(key_prefix)}*{escape(s)}"} for s in suffixes]
-            },
-        },
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [key]}},
     }
 
 
@@ -378,6 +379,8 @@ def _check_args(
 ) -> None:
     if not suffixes or any(not s for s in suffixes):
         raise ValueError("key_suffixes must name at least one non-empty suffix, e.g. ['.json']")
+    if any("," in s for s in suffixes):
+        raise ValueError(f"key_suffixes may not contain a comma: {list(suffixes)}")
     if prefix.startswith("/"):
         raise ValueError(
             f"key_prefix {prefix!r} must not start with '/': S3 keys have no leading slash"

@@ -54,7 +54,7 @@ class ValidationPipelineArgs(TypedDict, total=False):
     """Only objects under this prefix are processed (default `incoming/`)."""
 
     key_suffixes: Sequence[str]
-    """Only objects ending with one of these are processed (default `.json`, `.jsonl`)."""
+    """Only objects ending with one of these, in any case, are processed (default `.json`, `.jsonl`); other keys under the prefix end their execution as `ignored`."""
 
     batch_size: int
     """Records per validation Lambda invocation (default 1000, at most 10,000)."""

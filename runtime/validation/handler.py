@@ -3,6 +3,8 @@
 Environment:
   DEAD_LETTER_QUEUE_URL   both handlers
   WORK_BUCKET             inspect_file: where a {"orders": [...]} file's array is copied to
+  KEY_SUFFIXES            inspect_file, optional: suffixes of sales files, comma-separated;
+                          other keys are ignored (compared ignoring case)
   TABLE_NAME              validate_batch
   PIPELINE_NAME           optional, default "validation" (names the pipeline in dead letters)
   POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE (default "orderflow"), LOG_LEVEL
@@ -36,6 +38,11 @@ def _env(name: str) -> str:
     return value
 
 
+def _key_suffixes() -> list[str]:
+    """KEY_SUFFIXES: the component's `key_suffixes`, comma-separated (unset: every key)."""
+    return [s for s in os.environ.get("KEY_SUFFIXES", "").split(",") if s]
+
+
 def _pipeline() -> str:
     return os.environ.get("PIPELINE_NAME") or "validation"
 
@@ -51,6 +58,7 @@ def inspect_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
         sender=sender,
         pipeline=_pipeline(),
         work_bucket=_env("WORK_BUCKET"),
+        key_suffixes=_key_suffixes(),
     )
     rejected = result["format"] == "rejected"
     metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=int(rejected))

@@ -10,7 +10,7 @@ identical items (the event time can differ from LastModified by a second or more
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 
 from runtime.common.dead_letter import DeadLetterSender, build_dead_letter, dead_letter_id
 from runtime.validation.batch import file_source
+from runtime.validation.exports import IGNORED, SUFFIX_NOT_ACCEPTED, accepts_key, clean_export
 from runtime.validation.file_format import (
     NOT_JSON,
     OBJECT_MISSING,
@@ -95,6 +96,25 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _ignored(event: FileEvent, suffixes: Sequence[str], pipeline: str) -> dict[str, Any]:
+    """InspectFile's answer for a key that is not a sales file (the workflow just ends)."""
+    source = file_source(event.bucket, event.key, event.version_id)
+    return {
+        "bucket": event.bucket,
+        "key": event.key,
+        "versionId": event.version_id,
+        "readBucket": event.bucket,
+        "readKey": event.key,
+        "readVersionId": event.version_id or "null",
+        "size": event.size or 0,
+        "ingestedAt": event.time or _now(),
+        "format": IGNORED,
+        "reason": SUFFIX_NOT_ACCEPTED,
+        "message": f"the key does not end with one of {', '.join(suffixes)} (any case)",
+        "fileDeadLetterId": dead_letter_id(pipeline, source),
+    }
+
+
 def normalize_orders(
     s3: S3Objects, source: ReadFrom, *, size: int, head: bytes, work_bucket: str
 ) -> ReadFrom:
@@ -127,12 +147,19 @@ def inspect_object(
     sender: DeadLetterSender,
     pipeline: str,
     work_bucket: str | None = None,
+    key_suffixes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Describe the file for the workflow, dead-lettering it if it cannot be processed.
 
     With a `work_bucket`, a `{"orders": [...]}` file is normalized into it (its array as a
-    bare JSON array) and `read*` name that copy; records keep the original as source.
+    bare JSON array) and `read*` name that copy; records keep the original as source. So is
+    a JSON array or JSON Lines file exported with a BOM or blank lines (`exports`).
+
+    A key outside `key_suffixes` (compared ignoring case) is not a sales file: it is
+    reported as format `ignored`, neither read nor dead-lettered (see `exports.accepts_key`).
     """
+    if not accepts_key(event.key, key_suffixes):
+        return _ignored(event, key_suffixes, pipeline)
     head = None
     for key in candidate_keys(event.key):
         head = s3.head(event.bucket, key, event.version_id)
@@ -167,6 +194,16 @@ def inspect_object(
             read = normalize_orders(s3, read, size=size, head=prefix, work_bucket=work_bucket)
         except MalformedFileError as exc:
             verdict = rejected(NOT_JSON, f"{exc}; no record of it was read")
+    elif work_bucket is not None and prefix is not None:
+        cleaned = clean_export(
+            s3.s3,
+            (read.bucket, read.key, read.version_id),
+            file_format=verdict.format,
+            size=size,
+            head=prefix,
+            work_bucket=work_bucket,
+        )
+        read = ReadFrom(*cleaned) if cleaned is not None else read
 
     source = file_source(event.bucket, key, version_id)
     if verdict.format == REJECTED:

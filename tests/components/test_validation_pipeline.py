@@ -475,12 +475,17 @@ def test_rule_targets_the_workflow_with_retries_and_a_dead_letter_queue(stack: S
     assert events_policy.urn in target.dependencies
 
 
-def test_prefix_and_suffix_wildcards_escape_user_asterisks() -> None:
+def test_the_rule_selects_the_prefix_literally_and_leaves_the_suffix_to_inspect_file() -> None:
+    """`ORDERS.JSON` must reach InspectFile: a case-sensitive wildcard would drop it."""
     pattern = object_created_pattern("b", "in*box/", [".json"])
-    assert pattern["detail"]["object"]["key"] == [{"wildcard": "in\\*box/*.json"}]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "in*box/"}]
     matcher = EventPattern.load(json.dumps(pattern))
     assert matches(matcher, s3_event("b", "in*box/a.json"))
+    assert matches(matcher, s3_event("b", "in*box/ORDERS.JSON"))
     assert not matches(matcher, s3_event("b", "inXbox/a.json"))
+    assert not matches(matcher, s3_event("b", "archive/in*box/a.json"))
+    everything = object_created_pattern("b", "", [".json"])
+    assert matches(EventPattern.load(json.dumps(everything)), s3_event("b", "a.JSON"))
 
 
 def test_brought_bucket_and_table_are_used_not_created(pulumi_harness: PulumiHarness) -> None:
@@ -542,7 +547,9 @@ def test_custom_prefix_suffixes_and_batching_flow_into_rule_and_workflow(
     pattern = json.loads(
         stack.one("aws:cloudwatch/eventRule:EventRule", "vp-rule").inputs["eventPattern"]
     )
-    assert pattern["detail"]["object"]["key"] == [{"wildcard": "drop/*.ndjson"}]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "drop/"}]
+    environment = stack.one("aws:lambda/function:Function", "vp-inspect").inputs["environment"]
+    assert environment["variables"]["KEY_SUFFIXES"] == ".ndjson"
     state = definition(stack)["States"]["Validate_jsonl"]
     assert state["ItemBatcher"]["MaxItemsPerBatch"] == 250
     assert state["MaxConcurrency"] == 4
@@ -557,6 +564,7 @@ def test_custom_prefix_suffixes_and_batching_flow_into_rule_and_workflow(
         ({"bucket_name": "b", "force_destroy_bucket": True}, "conflicts with bucket_name"),
         ({"table_name": "t", "deletion_protection": False}, "conflicts with table_name"),
         ({"key_suffixes": []}, "key_suffixes"),
+        ({"key_suffixes": [".json,.jsonl"]}, "comma"),
         ({"key_prefix": "/incoming/"}, "must not start with '/'"),
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": 10_001}, "batch_size"),
