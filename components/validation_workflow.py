@@ -164,7 +164,8 @@ def validation_definition(
             },
             "FileRejected": {
                 "Type": "Succeed",
-                "Comment": "InspectFile already dead-lettered the file with its reason",
+                "Comment": "InspectFile dead-lettered the file with its reason, or ignored a key "
+                "outside key_suffixes",
             },
             **map_states,
             "FileValidated": {"Type": "Succeed"},

@@ -59,7 +59,9 @@ def test_sales_intake_takes_files_under_its_own_prefix(sales: Stack) -> None:
     prefix = sales_settings()["sales-intake:uploadPrefix"]
     rule = sales.one("aws:cloudwatch/eventRule:EventRule", "sales-intake-rule")
     keys = json.loads(rule.inputs["eventPattern"])["detail"]["object"]["key"]
-    assert keys == [{"wildcard": f"{prefix}*.jsonl"}]
+    assert keys == [{"prefix": prefix}]  # the suffix (any case) is InspectFile's to check
+    inspect = sales.one("aws:lambda/function:Function", "sales-intake-inspect")
+    assert inspect.inputs["environment"]["variables"]["KEY_SUFFIXES"] == ".jsonl"
     table = sales.one("aws:dynamodb/table:Table", "sales-intake-orders")
     assert table.inputs["deletionProtectionEnabled"] is False
 

@@ -72,7 +72,11 @@ def test_validation_pipeline_gets_integers_where_the_wire_carried_floats(
     }
     assert retention == {14}
     rule = stack.one("aws:cloudwatch/eventRule:EventRule", "intake-rule")
-    assert "drop/*.jsonl" in rule.inputs["eventPattern"]
+    assert json.loads(rule.inputs["eventPattern"])["detail"]["object"]["key"] == [
+        {"prefix": "drop/"}
+    ]
+    inspect = stack.one("aws:lambda/function:Function", "intake-inspect")
+    assert inspect.inputs["environment"]["variables"]["KEY_SUFFIXES"] == ".jsonl"
     assert sorted(state) == sorted(
         [
             "bucketName",

@@ -337,15 +337,17 @@ def s3_samples(stack: Stack, pattern: Mapping[str, Any]) -> tuple[list[Any], lis
     (bucket,) = pattern["detail"]["bucket"]["name"]
     assert bucket in {b.state["bucket"] for b in stack.of_type(t.BUCKET)}
     prefix, suffixes = validation_settings()
+    # The rule selects the prefix; InspectFile checks the suffix, ignoring case (a
+    # case-sensitive wildcard would drop ORDERS.JSON), and ends other keys as `ignored`.
     positive = [
-        s3_event(bucket, f"{prefix}{stem}{suffix}")
+        s3_event(bucket, f"{prefix}{stem}{case(suffix)}")
         for suffix in suffixes
         for stem in ("mock-data", "2026/11/22/orders", "my+file")
+        for case in (str, str.upper)
     ]
     negative = [
         s3_event(bucket, f"other/mock-data{suffixes[0]}"),
-        s3_event(bucket, f"{prefix}orders.csv"),
-        s3_event(bucket, f"{prefix}orders{suffixes[0]}.gz"),
+        s3_event(bucket, f"archive/{prefix}mock-data{suffixes[0]}"),
         s3_event("someone-elses-bucket", f"{prefix}mock-data{suffixes[0]}"),
         s3_event(bucket, f"{prefix}mock-data{suffixes[0]}", detail_type="Object Deleted"),
     ]
