@@ -29,6 +29,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+import conservation_tally
+
 from runtime.common.dead_letter import compact_json, dead_letter_id
 
 LETTER_FIELDS = ("id", "pipeline", "reason", "message", "source", "record", "timestamp")
@@ -97,6 +99,14 @@ def conserve(
     reasons: dict[str, int] = defaultdict(int)
     for letter in distinct.values():
         reasons[str(letter.get("reason"))] += 1
+    conservation_tally.add(
+        pipeline,
+        records=len(wanted),
+        stored=len(stored),
+        dead_lettered=len(distinct),
+        lost=len(lost),
+        duplicated=len(doubled) + len(extra),
+    )
     return Conservation(
         records=len(wanted),
         stored=len(stored),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import conservation_tally
 import pulumi
 
 from emulator.cli import run_scenario
@@ -25,6 +26,7 @@ from emulator.report import Mark, build_report
 from emulator.scenarios import SCENARIOS
 from emulator.settings import stack_settings
 from orderflow_ops.clients import Clients
+from orderflow_ops.scenarios.base import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "aws:sqs/queue:Queue"
@@ -126,7 +128,32 @@ class Run:
 def run_input(emulator: Emulator, pipeline: str, path: Path) -> Run:
     """Feed one input through the pipeline's scenario, as `python -m emulator run` does."""
     report, outcome = run_scenario(emulator, SCENARIOS[pipeline], path)
+    if pipeline in TALLIED_BY_SCENARIO:
+        tally_outcome(pipeline, outcome)
     return Run(report, outcome)
+
+
+# Validation and late-data runs are tallied by `conservation.conserve`, which their tests
+# call; premium and consolidation tests rely on the scenario's own accounting.
+TALLIED_BY_SCENARIO = frozenset({"premium", "consolidation"})
+_DUPLICATE_WORDS = ("twice", "places", "names no record")
+
+
+def tally_outcome(pipeline: str, outcome: Outcome) -> None:
+    """Add a scenario's accounting to the suite's conservation lines.
+
+    A problem naming a record twice, in several places or invented counts as duplicated;
+    any other problem is a record that did not end where it should: lost.
+    """
+    duplicated = sum(any(w in p for w in _DUPLICATE_WORDS) for p in outcome.problems)
+    conservation_tally.add(
+        pipeline,
+        records=outcome.records_in,
+        stored=outcome.stored,
+        dead_lettered=outcome.dead_lettered,
+        lost=len(outcome.problems) - duplicated,
+        duplicated=duplicated,
+    )
 
 
 def snapshot(emulator: Emulator, pipeline: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import conservation
+import conservation_tally
 import pytest
 from fault_support import ROOT, Run, deployed, run_input, sales_record, write
 from hypothesis import HealthCheck, given, settings
@@ -325,6 +326,9 @@ def test_a_dlq_that_stays_down_leaves_the_file_in_a_failed_execution_only(
     the rejected record is the FAILED execution (and the failed-executions alarm); the
     file is recovered by redriving that execution or uploading the file again."""
     content = [sales_record("dlq-down", contact=False)]
+    conservation_tally.accept_loss(
+        "the DLQ refuses every retry: the FAILED execution is the record's only trace"
+    )
     with Faults(emulator) as faults:
         faults.fail_sqs_sends(times=None, queue="validation-dlq")
         run = run_input(emulator, "validation", write(tmp_path, "dlq-down.json", content))
