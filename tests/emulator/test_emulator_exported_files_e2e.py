@@ -51,35 +51,63 @@ def jsonl(records: list[dict[str, Any]], newline: bytes = b"\n") -> bytes:
     return b"".join(json.dumps(r).encode() + newline for r in records)
 
 
-RECORDS = sales_records(8)  # every 4th lacks its contact info: 6 stored, 2 dead-lettered
-CASES = {
-    "bom-array.json": BOM + json.dumps(RECORDS, indent=1).replace("\n", "\r\n").encode(),
-    "bom-orders.json": BOM + json.dumps({"orders": RECORDS}).encode(),
-    "bom-lines.jsonl": BOM + jsonl(RECORDS),
-    "crlf-lines.jsonl": jsonl(RECORDS, b"\r\n"),
-    "blank-lines.jsonl": b"\r\n"
-    + jsonl(RECORDS[:3], b"\r\n")
-    + b"\r\n  \r\n"
-    + jsonl(RECORDS[3:], b"\r\n")
-    + b"\r\n\r\n",
-    "ORDERS.JSON": json.dumps(RECORDS).encode(),
-    "Export.JsonL": BOM + jsonl(RECORDS, b"\r\n") + b"\r\n",
-}
+def records(name: str, count: int = 8) -> list[dict[str, Any]]:
+    """Seed-shaped records whose orderIds are this file's own (every 4th lacks contact info).
+
+    Own ids, because an orderId another file already stored is not simply stored again.
+    """
+    found = sales_records(count)
+    for record in found:
+        info = record["order-info"]
+        info["orderId"] = f"{name}-{info['orderId']}"
+    return found
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def export(name: str) -> bytes:
+    """The file `name`, as an exporting tool writes it (6 records stored, 2 dead-lettered)."""
+    rows = records(name)
+    noisy = {
+        "bom-array.json": lambda: BOM + json.dumps(rows, indent=1).replace("\n", "\r\n").encode(),
+        "bom-orders.json": lambda: BOM + json.dumps({"orders": rows}).encode(),
+        "bom-lines.jsonl": lambda: BOM + jsonl(rows),
+        "crlf-lines.jsonl": lambda: jsonl(rows, b"\r\n"),
+        "blank-lines.jsonl": lambda: (
+            b"\r\n"
+            + jsonl(rows[:3], b"\r\n")
+            + b"\r\n  \r\n"
+            + jsonl(rows[3:], b"\r\n")
+            + b"\r\n\r\n"
+        ),
+        "ORDERS.JSON": lambda: json.dumps(rows).encode(),
+        "Export.JsonL": lambda: BOM + jsonl(rows, b"\r\n") + b"\r\n",
+    }
+    return noisy[name]()
+
+
+CASES = (
+    "bom-array.json",
+    "bom-orders.json",
+    "bom-lines.jsonl",
+    "crlf-lines.jsonl",
+    "blank-lines.jsonl",
+    "ORDERS.JSON",
+    "Export.JsonL",
+)
+
+
+@pytest.mark.parametrize("name", CASES)
 def test_an_exported_file_is_read_like_a_clean_one(
     dev: Emulator, tmp_path: Path, name: str
 ) -> None:
     path = tmp_path / name
-    path.write_bytes(CASES[name])
+    path.write_bytes(export(name))
     report, outcome = run(dev, path)
     key = f"incoming/{name}"
     assert (outcome.records_in, outcome.stored, outcome.dead_lettered) == (8, 6, 2)
     items = stored(report, key)
     assert sorted(items) == [1, 2, 3, 5, 6, 7]  # each record keeps its index ...
     for index, item in items.items():  # ... and is the record of that index
-        assert item["orderId"] == RECORDS[index]["order-info"]["orderId"]
+        assert item["orderId"] == f"{name}-order-{index}"
     assert sorted(b["source"]["recordIndex"] for b in letters(report, key)) == [0, 4]
     assert all(b["reason"] == "missing_contact_info" for b in letters(report, key))
 
@@ -88,9 +116,8 @@ def test_a_big_json_lines_file_with_blank_lines_at_its_end_is_read(
     dev: Emulator, tmp_path: Path
 ) -> None:
     """Bigger than InspectFile's 64 KiB look at the head: the blank lines are in the tail."""
-    records = sales_records(1500)
     path = tmp_path / "big-export.jsonl"
-    path.write_bytes(jsonl(records, b"\r\n") + b"\r\n\r\n")
+    path.write_bytes(jsonl(records("big-export", 1500), b"\r\n") + b"\r\n\r\n")
     assert path.stat().st_size > 64 * 1024
     _, outcome = run(dev, path)
     assert (outcome.records_in, outcome.stored, outcome.dead_lettered) == (1500, 1125, 375)
