@@ -84,6 +84,7 @@ pulumi.export("lateDataDeliveryDeadLetterQueueUrl", late_data.delivery_dead_lett
 pulumi.export("lateDataScheduleDeadLetterQueueUrl", late_data.schedule_dead_letter_queue_url)
 pulumi.export("lateDataRuleArn", late_data.rule_arn)
 pulumi.export("lateDataScheduleArn", late_data.schedule_arn)
+pulumi.export("lateDataEventBusName", late_data.event_bus_name)
 
 # The consumer attaches to an existing MSK cluster: a stack without `orderflow:consolidation`
 # builds the other pipelines only.

@@ -96,6 +96,8 @@ class LateDataReconciler(pulumi.ComponentResource):
     """Rule matching late-record events."""
     schedule_arn: pulumi.Output[str]
     """Schedule starting the sweep."""
+    event_bus_name: pulumi.Output[str]
+    """The bus the rule listens on: where producers (and smoke runs) put late-record events."""
     dead_letter_queue_url: pulumi.Output[str]
     """Bad events and deferred reconciliations, with a reason."""
     dead_letter_queue_arn: pulumi.Output[str]
@@ -317,6 +319,7 @@ class LateDataReconciler(pulumi.ComponentResource):
         self.state_machine_arn = workflow.arn
         self.rule_arn = rule.rule.arn
         self.schedule_arn = schedule.schedule.arn
+        self.event_bus_name = pulumi.Output.from_input(bus_name)
         self.dead_letter_queue_url = dlq.url
         self.dead_letter_queue_arn = dlq.arn
         self.delivery_dead_letter_queue_arn = rule.dead_letter_queue.arn
@@ -329,6 +332,7 @@ class LateDataReconciler(pulumi.ComponentResource):
                 "state_machine_arn": self.state_machine_arn,
                 "rule_arn": self.rule_arn,
                 "schedule_arn": self.schedule_arn,
+                "event_bus_name": self.event_bus_name,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "dead_letter_queue_arn": self.dead_letter_queue_arn,
                 "delivery_dead_letter_queue_arn": self.delivery_dead_letter_queue_arn,

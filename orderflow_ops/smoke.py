@@ -14,14 +14,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orderflow_ops.scenarios import SCENARIOS, Outcome, PipelineOutputs, ScenarioClients
+from orderflow_ops.scenarios import (
+    NOT_ON_AWS,
+    SCENARIOS,
+    Outcome,
+    PipelineOutputs,
+    ScenarioClients,
+)
 from orderflow_ops.scenarios.base import Scenario, ScenarioInputError
 from orderflow_ops.scenarios.validation import ValidationScenario
 from orderflow_ops.stack import OUTPUT_PREFIX, PIPELINES, ResolutionError, load_outputs
@@ -111,7 +117,9 @@ def run(
     waiting: Waiting | None = None,
     progress: TextIO | None = None,
     stamp: str | None = None,
+    scenarios: Mapping[str, Scenario] | None = None,
 ) -> int:
+    """Run the sample scenarios; `scenarios` replaces some (tests: the emulator's ticks)."""
     err = progress if progress is not None else sys.stderr
     try:
         outputs = load_outputs(args.stack_outputs)
@@ -119,15 +127,19 @@ def run(
         print(f"orderflow_ops smoke: {exc}", file=sys.stderr)
         return EXIT_USAGE
     wait = waiting or Waiting(args.timeout, args.poll_seconds)
-    scenarios = scenarios_for_run(stamp or time.strftime("%Y%m%dT%H%M%S", time.gmtime()))
+    chosen = {
+        **scenarios_for_run(stamp or time.strftime("%Y%m%dT%H%M%S", time.gmtime())),
+        **(scenarios or {}),
+    }
     wanted: Sequence[str] = args.pipeline or PIPELINES
     clients = ScenarioClients.using(make, wait_seconds=args.wait_seconds)
     failed = False
     for pipeline in wanted:
-        scenario = scenarios.get(pipeline)
+        scenario = chosen.get(pipeline)
         prefix = OUTPUT_PREFIX[pipeline]
         if scenario is None:
-            print(f"smoke: {pipeline}: no AWS scenario yet (emulator only), skipped", file=err)
+            why = NOT_ON_AWS.get(pipeline, "no AWS scenario")
+            print(f"smoke: {pipeline}: skipped, emulator only: {why}", file=err)
             continue
         if not any(key.startswith(prefix) for key in outputs):
             print(f"smoke: {pipeline}: not in this stack's outputs, skipped", file=err)

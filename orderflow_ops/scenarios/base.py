@@ -91,6 +91,7 @@ class ScenarioClients:
     sqs: Any
     sfn: Any
     events: Any
+    scheduler: Any
     wait_seconds: int = 1
     """SQS long-poll wait when reading a queue (0 on the emulator, which has no sampling)."""
 
@@ -102,6 +103,7 @@ class ScenarioClients:
             sqs=make("sqs"),
             sfn=make("stepfunctions"),
             events=make("events"),
+            scheduler=make("scheduler"),
             wait_seconds=wait_seconds,
         )
 

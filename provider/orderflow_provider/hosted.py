@@ -451,6 +451,9 @@ class LateDataReconciler(components.LateDataReconciler):
     schedule_arn: pulumi.Output[str]
     """Schedule starting the sweep."""
 
+    event_bus_name: pulumi.Output[str]
+    """The bus the rule listens on: where producers (and smoke runs) put late-record events."""
+
     dead_letter_queue_url: pulumi.Output[str]
     """Bad events and deferred reconciliations, with a reason."""
 
