@@ -84,6 +84,7 @@ def test_validation_pipeline_gets_integers_where_the_wire_carried_floats(
             "deadLetterQueueUrl",
             "deadLetterQueueArn",
             "deliveryDeadLetterQueueArn",
+            "deliveryDeadLetterQueueUrl",
             "stateMachineArn",
             "ruleArn",
         ]
