@@ -258,6 +258,14 @@ STEP_FUNCTIONS_EXPRESS_MAX_SECONDS: Final = Fact(
     _docs("step-functions/latest/dg/choosing-workflow-type.html"),
     note="Counts every Retry attempt and backoff of every state in the execution.",
 )
+STEP_FUNCTIONS_SYNC_START_TYPES: Final = Fact(
+    ("EXPRESS",),
+    _docs("step-functions/latest/apireference/API_StartSyncExecution.html"),
+    note=(
+        "StartSyncExecution is not available for STANDARD workflows; it answers 200 with "
+        "the execution's status and output even when the execution fails."
+    ),
+)
 _SFN_ERRORS = _docs("step-functions/latest/dg/concepts-error-handling.html")
 STEP_FUNCTIONS_RETRY_DEFAULTS: Final = Fact(
     {"IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0},
@@ -447,6 +455,14 @@ SCHEDULER_STEP_FUNCTIONS_TARGET_ACTIONS: Final = Fact(
     ("states:StartExecution",),
     _docs("scheduler/latest/UserGuide/setting-up.html"),
     note="The schedule's execution role starts the state machine it targets.",
+)
+SCHEDULER_SCHEDULE_ARN_PREFIX: Final = Fact(
+    ":schedule/",
+    _docs("scheduler/latest/APIReference/API_ScheduleSummary.html"),
+    note=(
+        "A schedule's ARN is arn:<partition>:scheduler:<region>:<account>:schedule/<group>/"
+        "<name>; group and name take only [0-9a-zA-Z-_.], so neither holds a slash."
+    ),
 )
 SCHEDULER_DEAD_LETTER_ACTIONS: Final = Fact(
     ("sqs:SendMessage",),

@@ -39,6 +39,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from orderflow.aws_facts import SCHEDULER_SCHEDULE_ARN_PREFIX, STEP_FUNCTIONS_SYNC_START_TYPES
 from orderflow_ops.scenarios.base import (
     Outcome,
     PipelineOutputs,
@@ -141,7 +142,7 @@ def put_entry(event: dict[str, Any], bus: str) -> dict[str, Any]:
 
 def schedule_name(schedule_arn: str) -> tuple[str, str]:
     """(group, name) from `arn:aws:scheduler:<region>:<account>:schedule/<group>/<name>`."""
-    _, _, resource = schedule_arn.partition(":schedule/")
+    _, _, resource = schedule_arn.partition(SCHEDULER_SCHEDULE_ARN_PREFIX.value)
     group, _, name = resource.partition("/")
     if not group or not name:
         raise ScenarioInputError(f"{schedule_arn} is not a schedule ARN")
@@ -156,7 +157,7 @@ def start_as_the_schedule(clients: ScenarioClients, outputs: PipelineOutputs) ->
     now = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         kind = clients.sfn.describe_state_machine(stateMachineArn=machine).get("type")
-        if kind == "EXPRESS":
+        if kind in STEP_FUNCTIONS_SYNC_START_TYPES.value:
             answer = clients.sfn.start_sync_execution(stateMachineArn=machine, input=payload)
         else:
             arn = clients.sfn.start_execution(stateMachineArn=machine, input=payload)
