@@ -293,6 +293,47 @@ def test_an_aws_tick_aws_refuses_is_reported_not_raised() -> None:
     assert lines[1].endswith(": not started (AccessDeniedException)")
 
 
+def test_an_aws_tick_on_a_standard_workflow_starts_it_and_waits_for_its_end() -> None:
+    """StartSyncExecution is for Express workflows only: a Standard sweep is started and
+    described until it is no longer running."""
+    arn = "arn:aws:scheduler:us-east-1:123456789012:schedule/default/sweep"
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:wf"
+    execution = "arn:aws:states:us-east-1:123456789012:execution:wf:run-1"
+    clients = stubbed_clients()
+    scheduler, sfn = Stubber(clients.scheduler), Stubber(clients.sfn)
+    scheduler.add_response(
+        "get_schedule",
+        {"Target": {"Arn": machine, "RoleArn": ROLE, "Input": '{"mode": "sweep"}'}},
+        {"Name": "sweep", "GroupName": "default"},
+    )
+    sfn.add_response(
+        "describe_state_machine",
+        {**DESCRIBED, "stateMachineArn": machine, "type": "STANDARD"},
+        {"stateMachineArn": machine},
+    )
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    sfn.add_response(
+        "start_execution",
+        {"executionArn": execution, "startDate": started},
+        {"stateMachineArn": machine, "input": '{"mode": "sweep"}'},
+    )
+    sfn.add_response(
+        "describe_execution",
+        {
+            "executionArn": execution,
+            "stateMachineArn": machine,
+            "status": "FAILED",
+            "startDate": started,
+        },
+        {"executionArn": execution},
+    )
+    with scheduler, sfn:
+        (sweep,) = start_as_the_schedule(clients, late_data_outputs(arn))
+    sfn.assert_no_pending_responses()
+    assert (sweep.delivered, sweep.status, sweep.swept) == (True, "FAILED", None)
+    assert tick_details(TickFed(0, [sweep]))[1].endswith(": sweep execution FAILED")
+
+
 ROLE = "arn:aws:iam::123456789012:role/scheduler"
 DESCRIBED = {
     "name": "wf",
