@@ -12,7 +12,10 @@ With `interleave=SEED` the jobs that are due together (everything due now that w
 submitted without a delay, plus the earliest job) run as one wave of concurrent units
 under a seeded scheduler (`emulator.interleave`): they interleave at every AWS call, as
 AWS's concurrent deliveries, executions and invocations do, and the seed reproduces the
-interleaving. Without it, jobs run one at a time in due order, as before.
+interleaving. Without it, jobs run one at a time in due order, as before. A DynamoDB
+stream read by a pipe is dealt into `stream_shards` virtual shards (moto's streams have
+one), each with its own batch in flight: several when interleaving, so batches of
+different shards run side by side as on AWS.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import boto3
 from moto import mock_aws
@@ -49,6 +52,9 @@ from emulator.services.scheduler import Scheduler
 from emulator.services.stepfunctions import StepFunctions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+STREAM_SHARDS_INTERLEAVED: Final = 4
+"""Virtual shards per DynamoDB stream when interleaving and not told otherwise (AWS
+decides a stream's shard count; a few are enough for batches of different items to race)."""
 
 
 class Poller(Protocol):
@@ -86,6 +92,8 @@ class Emulator:
     (a seed) runs concurrent work interleaved at AWS calls (see the module docstring);
     None runs everything one at a time in due order. `express_at_least_once` (with
     `interleave`) lets the seed run some Express Map children twice, as AWS may.
+    `stream_shards`: how many shards a pipe's DynamoDB stream has (records of one item
+    always in the same one); default 1, or `STREAM_SHARDS_INTERLEAVED` when interleaving.
     """
 
     _open: Emulator | None = None
@@ -96,8 +104,14 @@ class Emulator:
         seed: int = 0,
         interleave: int | None = None,
         express_at_least_once: bool = False,
+        stream_shards: int | None = None,
     ) -> None:
+        if stream_shards is not None and stream_shards < 1:
+            raise ValueError(f"stream_shards must be at least 1, not {stream_shards}")
         self.seed = seed
+        self.stream_shards = stream_shards or (
+            STREAM_SHARDS_INTERLEAVED if interleave is not None else 1
+        )
         self.clock = VirtualClock()
         self.meter = Meter()
         self.dynamodb_limits = DynamoDBLimits(self.clock.now)  # AWS's item rules, conflicts

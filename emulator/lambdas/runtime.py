@@ -20,6 +20,7 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -153,6 +154,12 @@ class _FunctionOutput(io.TextIOBase):
 FUNCTION_OUTPUT = _FunctionOutput()
 
 
+def _writes_to_functions(logger: object) -> bool:
+    """A logger some handler's code set up to print (its handler writes to function logs)."""
+    handlers = getattr(logger, "handlers", ())
+    return any(getattr(handler, "stream", None) is FUNCTION_OUTPUT for handler in handlers)
+
+
 class IsolatedModules:
     """The archive's own top-level modules, swapped into `sys.modules` while active."""
 
@@ -226,13 +233,20 @@ class LoadedFunction:
     cold start and module state), all writing to the function's one log.
     """
 
-    def __init__(self, config: FunctionConfig, log: FunctionLog | None = None) -> None:
+    def __init__(
+        self,
+        config: FunctionConfig,
+        log: FunctionLog | None = None,
+        logger_names: set[str] | None = None,
+    ) -> None:
         self.config = config
         self.modules = IsolatedModules(config.code_dir)
         self.log = log if log is not None else FunctionLog()
         self.handler: Callable[[Any, Any], Any] | None = None
         self.busy = False
         self.spares: list[LoadedFunction] = []
+        self.logger_names = logger_names if logger_names is not None else set()
+        """Loggers the function's cold starts created (shared by its environments)."""
 
     def idle_environment(self) -> LoadedFunction:
         """This environment if it is free, else a free (or new) one of the same function."""
@@ -241,7 +255,7 @@ class LoadedFunction:
         for spare in self.spares:
             if not spare.busy:
                 return spare
-        spare = LoadedFunction(self.config, self.log)
+        spare = LoadedFunction(self.config, self.log, self.logger_names)
         self.spares.append(spare)
         return spare
 
@@ -272,10 +286,25 @@ class LoadedFunction:
         return values
 
     def load_handler(self) -> Callable[[Any, Any], Any]:
-        """Import the handler (the cold start), inside the function's environment."""
+        """Import the handler (the cold start), inside the function's environment.
+
+        `logging` keeps one logger per name for the whole process; Powertools' Logger
+        reuses one it finds configured, correlation id included. So another environment's
+        loggers are taken out of the registry first: each environment's Logger gets its
+        own, as each Lambda environment (a process of its own) has, and two interleaved
+        invocations of one function never log under each other's correlation id. Taken
+        out: the loggers this function's cold starts created and any logger a handler's
+        code configured to print (to `FUNCTION_OUTPUT`), e.g. an earlier emulator's.
+        """
+        registry = logging.Logger.manager.loggerDict
+        configured = [name for name, logger in registry.items() if _writes_to_functions(logger)]
+        for name in {*self.logger_names, *configured}:
+            registry.pop(name, None)
+        before = set(registry)
         module_name, _, attribute = self.config.handler.rpartition(".")
         module = importlib.import_module(module_name)
         handler: Callable[[Any, Any], Any] = getattr(module, attribute)
+        self.logger_names.update(set(registry) - before)
         return handler
 
 

@@ -13,8 +13,8 @@ pipe's filters dropped it, or it was forwarded and then
     found the transition already published (`duplicate suppressed`, idempotency);
   - skipped with a reason (`record skipped` and its `reason`);
   - dead-lettered by the handler (a letter in the application DLQ names its eventID); or
-  - given up on by the pipe (its sequence number lies in a `DDBStreamBatchInfo` range of
-    a message in that pipe's DLQ).
+  - given up on by the pipe (it was read into the letter's `shardId` and its sequence
+    number lies in the `DDBStreamBatchInfo` range of a message in that pipe's DLQ).
 What the handler did with a record is read from the function's JSON log, the lines
 Powertools writes with the record's eventID as correlation id, as an operator would read
 CloudWatch Logs (the skip reasons exist nowhere else; the functions must log at INFO, as
@@ -160,15 +160,20 @@ def handler_outcomes(log: str) -> dict[str, tuple[str, str]]:
     return outcomes
 
 
-def given_up(bodies: Iterable[Any]) -> list[tuple[int, int, str]]:
-    """(first, last sequence number, condition) of each message in a pipe's DLQ."""
+def given_up(bodies: Iterable[Any]) -> list[tuple[str, int, int, str]]:
+    """(shard, first, last sequence number, condition) of each message in a pipe's DLQ."""
     ranges = []
     for body in bodies:
         if isinstance(body, dict) and isinstance(body.get("DDBStreamBatchInfo"), dict):
             info = body["DDBStreamBatchInfo"]
             condition = str((body.get("context") or {}).get("condition", ""))
             ranges.append(
-                (int(info["startSequenceNumber"]), int(info["endSequenceNumber"]), condition)
+                (
+                    str(info.get("shardId", "")),
+                    int(info["startSequenceNumber"]),
+                    int(info["endSequenceNumber"]),
+                    condition,
+                )
             )
     return ranges
 
@@ -321,9 +326,14 @@ class PremiumScenario(Scenario):
         log = emulator.runtime.get(function).log.getvalue()[fed.logs_from[function] :]
         logged = handler_outcomes(log)
         ranges = given_up(report["queues"][f"{self.component_name}-{role}-pipe-dlq"])
+        # A letter's range spans only its shard: other shards' records may lie inside it.
+        pipe = PipesService.of(emulator).runners[self._name(emulator, PIPE, f"{role}-pipe")]
         verdicts: dict[str, tuple[str, str]] = {}
         for record in fed.records:
-            inside = [c for first, last, c in ranges if first <= record.sequence <= last]
+            shard = pipe.shard_id_of(record.sequence)
+            inside = [
+                c for s, first, last, c in ranges if s == shard and first <= record.sequence <= last
+            ]
             kind, reason = logged.get(record.event_id, ("", ""))
             if inside:
                 verdicts[record.event_id] = ("given_up", inside[-1])

@@ -17,18 +17,30 @@ retried up to `MaximumRetryAttempts` with backoff. Records older than
 `MaximumRecordAgeInSeconds` are not retried. What is given up on goes to the pipe's
 dead-letter queue, as the role, as one metadata message per batch (shard, first and
 last sequence number, stream ARN, condition; not the records), in the shape Pipes send.
-One shard, one batch in flight per pipe: records are delivered in stream order.
+
+Shards: moto's stream has one shard; AWS's has several, and a pipe keeps one batch in
+flight per shard (`PIPES_STREAM_BATCHES_IN_FLIGHT_PER_SHARD`). The runner reads moto's
+shard and deals each record to one of `Emulator.stream_shards` virtual shards by a
+stable hash of the item's key, so an item's records stay in one shard, in order
+(`DYNAMODB_STREAMS_PER_ITEM_ORDER`). Each virtual shard has its own buffer, batch in
+flight, retries, bisecting and dead letters (a failing batch blocks only its shard; a
+letter names its virtual shard and that shard's first and last sequence number, so
+other shards' records may lie between them). Batches of different shards are separate
+jobs: under `--interleave` they run side by side. With one shard (the default without
+interleaving) records are delivered in stream order, as before.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from botocore.config import Config
@@ -54,6 +66,8 @@ STREAM_RETENTION_SECONDS = DYNAMODB_STREAM_RETENTION_SECONDS.value
 MAX_INVOKE_PAYLOAD = LAMBDA_SYNC_PAYLOAD_BYTES.value  # a pipe invokes its target synchronously
 MAX_BACKOFF_SECONDS = 60.0
 READ_LIMIT = DYNAMODB_STREAMS_GET_RECORDS_MAX.value
+
+SHARD_HASH_BYTES: Final = 8  # of the key's SHA-256 that pick its virtual shard
 
 RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_TOO_OLD = "RecordAgeExceeded"
@@ -81,6 +95,25 @@ def stream_records(stream_arn: str, first: int, end: int) -> list[dict[str, Any]
         return []
     start = int(shard.starting_sequence_number)
     return [item.to_json() for item in shard.items[first - start : end - start]]
+
+
+def virtual_shard(keys: Mapping[str, Any], count: int) -> int:
+    """Which of `count` shards an item's records go to: a stable hash of its primary key.
+
+    Stable across processes (not Python's salted `hash`), so a seed reproduces the run.
+    """
+    if count <= 1:
+        return 0
+    digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).digest()
+    return int.from_bytes(digest[:SHARD_HASH_BYTES], "big") % count
+
+
+def virtual_shard_ids(base: str, count: int) -> list[str]:
+    """Shard ids shaped as DynamoDB's (`shardId-<digits>-<hex>`); moto's own id for one."""
+    if count <= 1:
+        return [base]
+    prefix = base.rsplit("-", 1)[0]
+    return [f"{prefix}-{index:08x}" for index in range(count)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -159,8 +192,19 @@ class _Result:
     reason: str = ""
 
 
+@dataclass(eq=False)
+class Shard:
+    """One (virtual) shard of a pipe's source: records waiting, the batch in flight."""
+
+    shard_id: str
+    idle_since: float
+    buffer: deque[StreamItem] = field(default_factory=deque)
+    work: deque[Attempt] = field(default_factory=deque)
+    busy: bool = False
+
+
 class PipeRunner:
-    """One pipe: its read position, the records waiting for a batch, the batch in flight."""
+    """One pipe: its read position and, per shard, the records waiting and the batch in flight."""
 
     def __init__(self, service: PipesService, config: PipeConfig, position: int | None) -> None:
         self.service = service
@@ -168,26 +212,38 @@ class PipeRunner:
         self.config = config
         self.filters = FilterSet(config.filters)
         self.position = position  # next sequence number to read; None: TRIM_HORIZON
-        self.shard_id = ""
+        self.shards: list[Shard] = []  # known once the stream is described
         self.broken = False
-        self.busy = False
         self._iterator: str | None = None
-        self._buffer: deque[StreamItem] = deque()
-        self._work: deque[Attempt] = deque()
-        self._idle_since = self.emulator.clock.now()
+        self._reading = False
+        self._shard_of: dict[int, str] = {}  # sequence number → shard id (several shards)
 
     @property
     def role(self) -> Principal:
         return Principal.role(self.config.role_arn)
+
+    @property
+    def busy(self) -> bool:
+        """Some shard has a batch in flight (or waiting for its retry)."""
+        return any(shard.busy for shard in self.shards)
+
+    def shard_id_of(self, sequence: int) -> str:
+        """The shard the record with this sequence number was read into."""
+        return self._shard_of.get(sequence, self.shards[0].shard_id if self.shards else "")
 
     # reading -------------------------------------------------------------------------
     def _open(self) -> str:
         streams = self.service.streams
         with acting_as(self.role):
             description = streams.describe_stream(StreamArn=self.config.source)
-            shards = description["StreamDescription"]["Shards"]
-            self.shard_id = shards[0]["ShardId"]
-            params: dict[str, Any] = {"StreamArn": self.config.source, "ShardId": self.shard_id}
+            base = description["StreamDescription"]["Shards"][0]["ShardId"]
+            if not self.shards:
+                now = self.emulator.clock.now()
+                self.shards = [
+                    Shard(shard_id, now)
+                    for shard_id in virtual_shard_ids(base, self.emulator.stream_shards)
+                ]
+            params: dict[str, Any] = {"StreamArn": self.config.source, "ShardId": base}
             if self.position is None:
                 params["ShardIteratorType"] = "TRIM_HORIZON"
             else:
@@ -198,9 +254,14 @@ class PipeRunner:
         return iterator
 
     def read(self) -> None:
-        """Take every new stream record: filter it, buffer what passes."""
-        if self.broken:
+        """Take every new stream record: filter it, buffer what passes in its shard.
+
+        Not re-entered: under interleaving another shard's job may call it while a read
+        is switched out at an AWS call; that read takes the records, this one returns.
+        """
+        if self.broken or self._reading:
             return
+        self._reading = True
         try:
             if self._iterator is None:
                 self._iterator = self._open()
@@ -220,6 +281,8 @@ class PipeRunner:
                 message=f"cannot read the source stream: {exc}",
                 outcome="pipe stopped",
             )
+        finally:
+            self._reading = False
 
     def _get_records(self, iterator: str) -> dict[str, Any]:
         """GetRecords, authorised as the role, answered by moto's streams backend.
@@ -252,73 +315,109 @@ class PipeRunner:
         self.emulator.meter.pipe_record(self.config.name, size, forwarded=passed)
         self.service.note(self, record["eventID"], sequence, "forwarded" if passed else "filtered")
         if passed:
-            self._buffer.append(StreamItem(record, sequence, arrival, size))
+            keys = record["dynamodb"].get("Keys") or {}
+            shard = self.shards[virtual_shard(keys, len(self.shards))]
+            if len(self.shards) > 1:
+                self._shard_of[sequence] = shard.shard_id
+            shard.buffer.append(StreamItem(record, sequence, arrival, size))
 
     # batching ------------------------------------------------------------------------
     def poll(self) -> bool:
-        """Read; when records wait and no batch is in flight, schedule the next batch."""
-        if self.busy or self.broken or not self.config.running:
-            return False
-        self.read()
-        if not self._buffer:
-            return False
-        self.busy = True
-        delay = max(0.0, self._due() - self.emulator.clock.now())
-        self.emulator.submit(f"pipe {self.config.name}: next batch", self._dispatch, delay=delay)
-        return True
+        """Read; for each shard with records waiting and no batch in flight, schedule one.
 
-    def _due(self) -> float:
-        """Now if a batch is full; else when the batching window closes.
-
-        The window starts with the first waiting record, or when the previous batch
-        finished (a new window begins after each invocation).
+        With several shards, the shards waiting together are released together when the
+        first of their batching windows closes (the window is a maximum wait), each as a
+        job of its own submitted without delay: the engine runs such jobs as one wave, so
+        under interleaving batches of different shards run side by side.
         """
-        full = len(self._buffer) >= self.config.batch_size or (
-            sum(item.size for item in self._buffer) >= MAX_INVOKE_PAYLOAD
-        )
-        if full:
-            return self.emulator.clock.now()
-        start = max(self._buffer[0].arrival, self._idle_since)
-        return start + self.config.batching_window_seconds
-
-    def _dispatch(self) -> None:
+        if self.broken or not self.config.running:
+            return False
+        if self.shards and all(shard.busy for shard in self.shards):
+            return False
         self.read()
-        batch: list[StreamItem] = []
-        size = 2  # the list's brackets
-        while self._buffer and len(batch) < self.config.batch_size:
-            item = self._buffer[0]
-            if batch and size + item.size + 1 > MAX_INVOKE_PAYLOAD:
-                break
-            batch.append(self._buffer.popleft())
-            size += item.size + 1
-        if not batch:
-            self._finish()
-            return
-        self._work.append(Attempt(tuple(batch)))
-        self._step()
-
-    def _step(self) -> None:
-        """Deliver the next attempt; then schedule what follows it."""
-        attempt = self._work.popleft()
-        delay = self._deliver(attempt)
-        if self._work:
+        waiting = [shard for shard in self.shards if not shard.busy and shard.buffer]
+        if not waiting:
+            return False
+        for shard in waiting:
+            shard.busy = True
+        delay = max(0.0, min(self._due(shard) for shard in waiting) - self.emulator.clock.now())
+        if len(self.shards) == 1:
+            self._submit_dispatch(waiting[0], delay)
+        elif delay > 0:
             self.emulator.submit(
-                f"pipe {self.config.name}: retry {len(self._work[0].items)} record(s)",
-                self._step,
+                f"pipe {self.config.name}: batching window of {len(waiting)} shard(s) closes",
+                functools.partial(self._release, waiting),
                 delay=delay,
             )
         else:
-            self._finish()
+            self._release(waiting)
+        return True
 
-    def _finish(self) -> None:
-        self.busy = False
-        self._idle_since = self.emulator.clock.now()
+    def _release(self, shards: Sequence[Shard]) -> None:
+        for shard in shards:
+            self._submit_dispatch(shard, 0.0)
+
+    def _submit_dispatch(self, shard: Shard, delay: float) -> None:
+        self.emulator.submit(
+            f"pipe {self.config.name}: next batch of {shard.shard_id}",
+            functools.partial(self._dispatch, shard),
+            delay=delay,
+        )
+
+    def _due(self, shard: Shard) -> float:
+        """Now if the shard's batch is full; else when its batching window closes.
+
+        The window starts with the first waiting record, or when the shard's previous
+        batch finished (a new window begins after each invocation).
+        """
+        buffer = shard.buffer
+        full = len(buffer) >= self.config.batch_size or (
+            sum(item.size for item in buffer) >= MAX_INVOKE_PAYLOAD
+        )
+        if full:
+            return self.emulator.clock.now()
+        start = max(buffer[0].arrival, shard.idle_since)
+        return start + self.config.batching_window_seconds
+
+    def _dispatch(self, shard: Shard) -> None:
+        self.read()
+        batch: list[StreamItem] = []
+        size = 2  # the list's brackets
+        while shard.buffer and len(batch) < self.config.batch_size:
+            item = shard.buffer[0]
+            if batch and size + item.size + 1 > MAX_INVOKE_PAYLOAD:
+                break
+            batch.append(shard.buffer.popleft())
+            size += item.size + 1
+        if not batch:
+            self._finish(shard)
+            return
+        shard.work.append(Attempt(tuple(batch)))
+        self._step(shard)
+
+    def _step(self, shard: Shard) -> None:
+        """Deliver the shard's next attempt; then schedule what follows it."""
+        attempt = shard.work.popleft()
+        delay = self._deliver(shard, attempt)
+        if shard.work:
+            self.emulator.submit(
+                f"pipe {self.config.name}: retry {len(shard.work[0].items)} record(s) "
+                f"of {shard.shard_id}",
+                functools.partial(self._step, shard),
+                delay=delay,
+            )
+        else:
+            self._finish(shard)
+
+    def _finish(self, shard: Shard) -> None:
+        shard.busy = False
+        shard.idle_since = self.emulator.clock.now()
         self.service.kick()
 
     # delivering ----------------------------------------------------------------------
-    def _deliver(self, attempt: Attempt) -> float:
+    def _deliver(self, shard: Shard, attempt: Attempt) -> float:
         """One invocation; queue what must be retried; return the delay before it."""
-        items = self._drop_expired(attempt)
+        items = self._drop_expired(shard, attempt)
         if not items:
             return 0.0
         result = self._invoke(items)
@@ -328,7 +427,7 @@ class PipeRunner:
         limit = self.config.maximum_retry_attempts
         if self.config.bisect and result.bisectable and len(remaining) > 1:
             half = (len(remaining) + 1) // 2
-            self._work.extendleft(
+            shard.work.extendleft(
                 [
                     Attempt(remaining[half:], attempt.retries),
                     Attempt(remaining[:half], attempt.retries),
@@ -336,12 +435,12 @@ class PipeRunner:
             )
             return 0.0
         if limit < 0 or attempt.retries < limit:
-            self._work.appendleft(Attempt(remaining, attempt.retries + 1))
+            shard.work.appendleft(Attempt(remaining, attempt.retries + 1))
             return min(2.0**attempt.retries, MAX_BACKOFF_SECONDS)
-        self._dead_letter(remaining, RETRIES_EXHAUSTED, result.reason)
+        self._dead_letter(shard, remaining, RETRIES_EXHAUSTED, result.reason)
         return 0.0
 
-    def _drop_expired(self, attempt: Attempt) -> tuple[StreamItem, ...]:
+    def _drop_expired(self, shard: Shard, attempt: Attempt) -> tuple[StreamItem, ...]:
         """Records past the maximum age (or the stream's retention) are not delivered."""
         limit = self.config.maximum_record_age_seconds
         limit = STREAM_RETENTION_SECONDS if limit < 0 else limit
@@ -349,7 +448,7 @@ class PipeRunner:
         expired = tuple(i for i in attempt.items if now - i.arrival > limit)
         if not expired:
             return attempt.items
-        self._dead_letter(expired, RECORD_TOO_OLD, f"older than {limit} s")
+        self._dead_letter(shard, expired, RECORD_TOO_OLD, f"older than {limit} s")
         return tuple(i for i in attempt.items if now - i.arrival <= limit)
 
     def _invoke(self, items: Sequence[StreamItem]) -> _Result:
@@ -377,10 +476,12 @@ class PipeRunner:
             return _Result(0, reason=f"function error {kind}".strip())
         return _partial_failures(body, items)
 
-    def _dead_letter(self, items: Sequence[StreamItem], condition: str, why: str) -> None:
+    def _dead_letter(
+        self, shard: Shard, items: Sequence[StreamItem], condition: str, why: str
+    ) -> None:
         """One metadata message per given-up batch, sent to the DLQ as the pipe's role."""
         info = {
-            "shardId": self.shard_id,
+            "shardId": shard.shard_id,
             "startSequenceNumber": str(items[0].sequence),
             "endSequenceNumber": str(items[-1].sequence),
             "approximateArrivalOfFirstRecord": _iso(items[0].arrival),
@@ -398,6 +499,7 @@ class PipeRunner:
             "pipe": self.config.name,
             "condition": condition,
             "reason": why,
+            "shardId": shard.shard_id,
             "records": len(items),
             "startSequenceNumber": info["startSequenceNumber"],
             "endSequenceNumber": info["endSequenceNumber"],
@@ -425,7 +527,7 @@ class PipeRunner:
     # replaying -----------------------------------------------------------------------
     def rewind(self, sequence: int | None) -> None:
         """Read again from `sequence` (None: the oldest record); must be idle."""
-        if self.busy or self._buffer:
+        if self.busy or any(shard.buffer for shard in self.shards):
             raise RuntimeError(f"pipe {self.config.name} is busy: run until idle first")
         self.position = sequence
         self._iterator = None

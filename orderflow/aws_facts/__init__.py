@@ -119,6 +119,17 @@ DYNAMODB_STREAM_RETENTION_SECONDS: Final = Fact(
 DYNAMODB_STREAMS_GET_RECORDS_MAX: Final = Fact(
     1000, _docs("amazondynamodb/latest/APIReference/API_streams_GetRecords.html")
 )
+DYNAMODB_STREAMS_PER_ITEM_ORDER: Final = Fact(
+    True,
+    _docs("amazondynamodb/latest/developerguide/Streams.html"),
+    note=(
+        "Each stream record appears once; for each item, its records appear in the order of "
+        "its modifications. Across items there is no order: a stream has several shards, "
+        "read concurrently. How records are dealt into shards is not documented; the "
+        "emulator keeps an item's records in one virtual shard (by its key), which gives "
+        "this order and nothing more."
+    ),
+)
 
 # --- S3, Glue -------------------------------------------------------------------------------
 S3_MAX_KEY_BYTES: Final = Fact(
@@ -482,6 +493,17 @@ PIPES_STREAM_MAX_RECORD_AGE_SECONDS: Final = Fact(
     Bounds(-1, 604_800), _PIPE_DDB, note="-1 (the default): records never expire."
 )
 PIPES_STREAM_PARALLELIZATION_FACTOR: Final = Fact(Bounds(1, 10), _PIPE_DDB)
+PIPES_STREAM_BATCHES_IN_FLIGHT_PER_SHARD: Final = Fact(
+    1,
+    _PIPE_DDB,
+    note=(
+        "ParallelizationFactor, 'the number of batches to process concurrently from each "
+        "shard', defaults to 1: one batch per shard at a time, batches of different shards "
+        "concurrently. Pipes keep the stream's record order towards the target "
+        "(eventbridge/latest/userguide/eb-pipes-dynamodb.html). The emulator's pipe runs "
+        "one batch per virtual shard whatever the factor (orderflow's pipes use 1)."
+    ),
+)
 PIPES_STREAM_STARTING_POSITIONS: Final = Fact(("TRIM_HORIZON", "LATEST"), _PIPE_DDB)
 PIPES_MAX_FILTERS: Final = Fact(
     5,

@@ -9,7 +9,12 @@ import pytest
 
 from emulator.provision.pipes import InvalidPipeError, UnsupportedPipeError, _stream_parameters
 from emulator.services.pipe_filters import FilterSet, InvalidFilterCriteriaError
-from emulator.services.pipes import StreamItem, _partial_failures
+from emulator.services.pipes import (
+    StreamItem,
+    _partial_failures,
+    virtual_shard,
+    virtual_shard_ids,
+)
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"
 STANDARD = {
@@ -107,3 +112,21 @@ def test_stream_parameters_are_checked_as_create_pipe_does() -> None:
         )
     with pytest.raises(UnsupportedPipeError, match="DynamoDB stream sources only"):
         _stream_parameters("p", "arn:aws:sqs:us-east-1:123456789012:q", good)
+
+
+def test_an_items_records_always_go_to_the_same_virtual_shard() -> None:
+    """Stable per key (whatever the attribute order), spread over every shard across keys."""
+    key = {"orderId": {"S": "ORD-1"}, "sk": {"N": "2"}}
+    same_key_reordered = {"sk": {"N": "2"}, "orderId": {"S": "ORD-1"}}
+    assert virtual_shard(key, 4) == virtual_shard(same_key_reordered, 4)
+    shards = {virtual_shard({"orderId": {"S": f"ORD-{n}"}}, 4) for n in range(100)}
+    assert shards == {0, 1, 2, 3}
+    assert virtual_shard(key, 1) == 0
+
+
+def test_virtual_shard_ids_are_distinct_and_shaped_like_dynamodbs() -> None:
+    base = "shardId-00000001541626099285-f35f62ef"
+    assert virtual_shard_ids(base, 1) == [base]
+    ids = virtual_shard_ids(base, 4)
+    assert len(set(ids)) == 4
+    assert all(i.startswith("shardId-00000001541626099285-") and len(i) == len(base) for i in ids)
