@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit demo bench clean races
+.PHONY: install test lint typecheck unit demo bench clean races mutate
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ unit: $(STAMP)
 RACE_SEEDS ?= 100
 races: $(STAMP)
 	ORDERFLOW_RACE_SEEDS=$(RACE_SEEDS) $(PY) -m pytest -n 2 --dist loadfile -p no:randomly tests/faults/test_races_*.py
+
+# Each targeted breakage of tests/mutations/catalog.py, applied to a scratch copy of the
+# committed tree (HEAD), must make its tests fail; too slow for `make test`.
+mutate: $(STAMP)
+	$(PY) -m tests.mutations
 
 # The whole suite plus lint and types: what CI runs.
 test: lint typecheck unit

@@ -1,0 +1,1 @@
+"""The mutation check (`make mutate`): targeted breakages the test suite must catch."""
