@@ -71,7 +71,9 @@ def runtime_archive(family: str) -> pulumi.AssetArchive:
     the AWS facts table as `orderflow/aws_facts/` (the runtime reads its limits there).
 
     Paths are checked here because a missing folder passes silently under Pulumi mocks.
-    The facts go in file by file: a directory archive would carry `__pycache__` too.
+    Every file goes in one by one (`_source_files`): a directory archive would also carry
+    the `__pycache__` an installed package has, and the archive's hash would then depend
+    on the machine that ran `pulumi up`.
     """
     family_dir = RUNTIME_DIR / family
     facts = sorted(FACTS_DIR.glob("*.py"))
@@ -88,11 +90,21 @@ def runtime_archive(family: str) -> pulumi.AssetArchive:
     return pulumi.AssetArchive(
         {
             "runtime/__init__.py": pulumi.FileAsset(str(RUNTIME_DIR / "__init__.py")),
-            "runtime/common": pulumi.FileArchive(str(RUNTIME_DIR / "common")),
-            f"runtime/{family}": pulumi.FileArchive(str(family_dir)),
+            **_source_files(RUNTIME_DIR / "common", "runtime/common"),
+            **_source_files(family_dir, f"runtime/{family}"),
             **{f"orderflow/aws_facts/{f.name}": pulumi.FileAsset(str(f)) for f in facts},
         }
     )
+
+
+def _source_files(folder: Path, prefix: str) -> dict[str, pulumi.Asset | pulumi.Archive]:
+    """Every file under `folder` as an asset at `prefix/<relative path>`, in a stable
+    order, leaving out the byte code Python writes next to the sources."""
+    return {
+        f"{prefix}/{path.relative_to(folder).as_posix()}": pulumi.FileAsset(str(path))
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
 
 
 def build_python_function(

@@ -218,12 +218,18 @@ def test_functions_have_production_defaults(
 
 def test_function_code_is_packaged_from_existing_runtime_folders(stack: Stack) -> None:
     archive = stack.one(FN, "vp-validate").inputs["code"]
+    sources = {
+        f"runtime/{path.relative_to(Path('runtime')).as_posix()}"
+        for folder in ("common", "validation")
+        for path in (Path("runtime") / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
     assert set(archive.assets) == {
         "runtime/__init__.py",
-        "runtime/common",
-        "runtime/validation",
+        *sources,
         "orderflow/aws_facts/__init__.py",  # the limits the runtime reads
     }
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in archive.assets)
     paths = [Path(asset.path) for asset in archive.assets.values()]
     assert all(path.exists() for path in paths), paths
     module, _, function = stack.one(FN, "vp-validate").inputs["handler"].rpartition(".")
@@ -235,7 +241,7 @@ def test_function_code_is_packaged_from_existing_runtime_folders(stack: Stack) -
 def test_validate_function_may_only_write_its_table_and_dead_letter_queue(stack: Stack) -> None:
     grants = role_statements(stack, "vp-validate-role")
     assert set(grants) == {"WriteOrders", "SendDeadLetters", "WriteOwnLogs", "WriteTraces"}
-    assert grants["WriteOrders"]["Action"] == ["dynamodb:BatchWriteItem"]
+    assert grants["WriteOrders"]["Action"] == ["dynamodb:PutItem"]
     assert grants["WriteOrders"]["Resource"] == [
         stack.output_of("aws:dynamodb/table:Table", "vp-orders", "arn")
     ]

@@ -21,13 +21,6 @@ from consumers_support import ROOT, installed_components
 
 # What the build needs besides the two packages (pyproject.toml names README.md as readme).
 BUILD_INPUTS = ("pyproject.toml", "README.md", "components", "runtime", "orderflow")
-# The archive of a Lambda function of the validation family, in either layout.
-VALIDATION_ARCHIVE = [
-    "orderflow/aws_facts/__init__.py",
-    "runtime/__init__.py",
-    "runtime/common",
-    "runtime/validation",
-]
 
 
 def shipped_files(folder: str) -> set[str]:
@@ -38,6 +31,18 @@ def shipped_files(folder: str) -> set[str]:
         for path in base.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     }
+
+
+def validation_archive() -> list[str]:
+    """The files of a validation-family Lambda archive, in either layout: the sources only."""
+    return sorted(
+        [
+            "orderflow/aws_facts/__init__.py",
+            "runtime/__init__.py",
+            *(f"runtime/common/{f}" for f in shipped_files("runtime/common")),
+            *(f"runtime/validation/{f}" for f in shipped_files("runtime/validation")),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +110,11 @@ def test_installed_components_package_their_lambda_code_from_the_installed_runti
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = """
-import json
+import compileall, json
 import orderflow.components as components
 from orderflow.components import lambda_function as code
+# An installed package has byte code beside its sources; none of it may reach the archive.
+compileall.compile_dir(str(code.RUNTIME_DIR), quiet=1)
 archive = code.runtime_archive("validation")
 print(json.dumps({
     "components": components.__file__,
@@ -131,7 +138,8 @@ print(json.dumps({
     assert Path(found["components"]).is_relative_to(site / "orderflow" / "components")
     assert Path(found["runtime_dir"]) == site / "orderflow" / "runtime"
     assert Path(found["facts_dir"]) == site / "orderflow" / "aws_facts"
-    assert found["archive"] == VALIDATION_ARCHIVE
+    assert (site / "orderflow" / "runtime" / "common" / "__pycache__").is_dir()
+    assert found["archive"] == validation_archive()
     assert {"ValidationPipeline", "PremiumOrderPipe", "ConsolidationConsumer"} <= set(
         found["classes"]
     )
