@@ -189,8 +189,8 @@ def _largest_items(emulator: Any, component: Any) -> dict[str, dict[str, int]]:
     """Largest item (bytes, DynamoDB's sizing) and items over 1 KB, per component table."""
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
 
-    from emulator.metering import item_size  # noqa: PLC0415
     from emulator.program import ACCOUNT, REGION  # noqa: PLC0415
+    from emulator.services.dynamodb_limits import item_size  # noqa: PLC0415
 
     sizes: dict[str, dict[str, int]] = {}
     for resource in emulator.stack.descendants_of(component):

@@ -59,7 +59,9 @@ def letters_about(emulator: Emulator, order: str) -> list[dict[str, Any]]:
     found = []
     for letter in list_letters(dlq(emulator)):
         record = letter.payload if isinstance(letter.payload, dict) else {}
-        detail = record.get("detail") if isinstance(record.get("detail"), dict) else {}
+        detail = record.get("detail")
+        if not isinstance(detail, dict):
+            continue
         if detail.get("orderId") == order:
             found.append({"id": letter.id, "reason": letter.reason, "source": letter.source})
     return found
