@@ -241,7 +241,7 @@ def test_function_code_is_packaged_from_existing_runtime_folders(stack: Stack) -
 def test_validate_function_may_only_write_its_table_and_dead_letter_queue(stack: Stack) -> None:
     grants = role_statements(stack, "vp-validate-role")
     assert set(grants) == {"WriteOrders", "SendDeadLetters", "WriteOwnLogs", "WriteTraces"}
-    assert grants["WriteOrders"]["Action"] == ["dynamodb:PutItem"]
+    assert grants["WriteOrders"]["Action"] == ["dynamodb:BatchWriteItem"]
     assert grants["WriteOrders"]["Resource"] == [
         stack.output_of("aws:dynamodb/table:Table", "vp-orders", "arn")
     ]
