@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -21,6 +20,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.sqs.models import sqs_backends
 
 from emulator.program import ACCOUNT, REGION, Recorded
+from orderflow_ops.scenarios.reading import plain
 
 if TYPE_CHECKING:
     from emulator.engine import Emulator
@@ -50,20 +50,6 @@ class Mark:
             len(emulator.guard.denials),
             len(emulator.errors),
         )
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals and sets as plain JSON values."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | set | tuple):
-        items = [plain(v) for v in value]
-        return sorted(items, key=json.dumps) if isinstance(value, set) else items
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return value
 
 
 def table_items(table_name: str) -> list[dict[str, Any]]:
